@@ -177,10 +177,15 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         .ok()?
         .trim_start_matches('\u{feff}')
         .trim();
-    if text.starts_with("otpauth-migration://") {
+    let first_line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    if first_line.starts_with("otpauth-migration://") {
         return Some(Format::Google);
     }
-    if text.starts_with("otpauth://") {
+    if first_line.to_ascii_lowercase().starts_with("otpauth://") {
         return Some(Format::Otpauth);
     }
     let json: serde_json::Value = serde_json::from_str(text).ok()?;
