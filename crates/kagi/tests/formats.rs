@@ -2,7 +2,13 @@
 //! published description (Aegis docs/vault.md, andOTP's backup JSON, 2FAS
 //! schema, Bitwarden's export, Google's MigrationPayload .proto); no other
 //! project's test files are used.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -28,14 +34,23 @@ fn import(format: Format, bytes: &[u8]) -> Imported {
 }
 
 fn ok(imported: &Imported) -> Vec<&KeyUri> {
-    imported.entries.iter().filter_map(|e| e.result.as_ref().ok()).collect()
+    imported
+        .entries
+        .iter()
+        .filter_map(|e| e.result.as_ref().ok())
+        .collect()
 }
 
 fn failures(imported: &Imported) -> Vec<(&str, &str)> {
     imported
         .entries
         .iter()
-        .filter_map(|e| e.result.as_ref().err().map(|r| (e.source.as_str(), r.as_str())))
+        .filter_map(|e| {
+            e.result
+                .as_ref()
+                .err()
+                .map(|r| (e.source.as_str(), r.as_str()))
+        })
         .collect()
 }
 
@@ -54,7 +69,10 @@ fn otpauth_lines_report_each_bad_line_by_number() {
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0].0, "line 4");
     assert!(bad[0].1.contains("'0'"), "{}", bad[0].1);
-    assert!(!bad[0].0.contains("0000"), "the report never repeats a secret");
+    assert!(
+        !bad[0].0.contains("0000"),
+        "the report never repeats a secret"
+    );
 }
 
 fn aegis_db() -> serde_json::Value {
@@ -99,7 +117,10 @@ fn aegis_plain_json_is_read_entry_by_entry() {
 fn seal(key: &[u8], plain: &[u8]) -> (Vec<u8>, String, String) {
     let mut nonce = [0u8; 12];
     getrandom::fill(&mut nonce).unwrap();
-    let sealed = Aes256Gcm::new_from_slice(key).unwrap().encrypt(&Nonce::from(nonce), plain).unwrap();
+    let sealed = Aes256Gcm::new_from_slice(key)
+        .unwrap()
+        .encrypt(&Nonce::from(nonce), plain)
+        .unwrap();
     let (ciphertext, tag) = sealed.split_at(sealed.len() - 16);
     (ciphertext.to_vec(), hex::encode(nonce), hex::encode(tag))
 }
@@ -110,7 +131,13 @@ fn encrypted_aegis(password: &str) -> String {
     let mut salt = [0u8; 32];
     getrandom::fill(&mut salt).unwrap();
     let mut derived = [0u8; 32];
-    scrypt::scrypt(password.as_bytes(), &salt, &scrypt::Params::new(15, 8, 1).unwrap(), &mut derived).unwrap();
+    scrypt::scrypt(
+        password.as_bytes(),
+        &salt,
+        &scrypt::Params::new(15, 8, 1).unwrap(),
+        &mut derived,
+    )
+    .unwrap();
     let (wrapped, key_nonce, key_tag) = seal(&derived, &master);
     let (db, db_nonce, db_tag) = seal(&master, aegis_db().to_string().as_bytes());
     serde_json::json!({
@@ -132,10 +159,18 @@ fn encrypted_aegis(password: &str) -> String {
 fn aegis_encrypted_backups_open_with_the_password() {
     let file = encrypted_aegis("aegis pass");
     assert_eq!(formats::detect(file.as_bytes()), Some(Format::Aegis));
-    let imported = formats::import(Format::Aegis, file.as_bytes(), &mut with_password("aegis pass")).unwrap();
+    let imported = formats::import(
+        Format::Aegis,
+        file.as_bytes(),
+        &mut with_password("aegis pass"),
+    )
+    .unwrap();
     check_aegis_entries(&imported);
     let wrong = formats::import(Format::Aegis, file.as_bytes(), &mut with_password("nope"));
-    assert!(matches!(wrong, Err(ImportError::WrongPassword("Aegis"))), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(ImportError::WrongPassword("Aegis"))),
+        "{wrong:?}"
+    );
 }
 
 #[test]
@@ -173,11 +208,21 @@ fn twofas_plain_backups_are_read_and_encrypted_ones_explained() {
     let good = ok(&imported);
     assert_eq!(good.len(), 2);
     assert_eq!(good[0].secret, Secret::from_base32(KEY).unwrap());
-    assert_eq!(good[1].issuer.as_deref(), Some("Bank"), "the service name stands in for a missing issuer");
+    assert_eq!(
+        good[1].issuer.as_deref(),
+        Some("Bank"),
+        "the service name stands in for a missing issuer"
+    );
     assert_eq!(good[1].kind, OtpKind::Hotp { counter: 2 });
 
-    let encrypted = serde_json::json!({"services": [], "servicesEncrypted": "abc:def:ghi", "schemaVersion": 4});
-    let err = formats::import(Format::TwoFas, encrypted.to_string().as_bytes(), &mut no_password()).unwrap_err();
+    let encrypted =
+        serde_json::json!({"services": [], "servicesEncrypted": "abc:def:ghi", "schemaVersion": 4});
+    let err = formats::import(
+        Format::TwoFas,
+        encrypted.to_string().as_bytes(),
+        &mut no_password(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("password-protected"), "{err}");
 }
 
@@ -203,11 +248,19 @@ fn bitwarden_exports_give_every_login_with_a_totp() {
     assert_eq!(good[1].issuer.as_deref(), Some("Amazon"));
     assert_eq!(good[2].format, CodeFormat::Steam);
     assert_eq!(failures(&imported).len(), 1);
-    assert!(imported.warnings[0].starts_with("2 item(s) without a TOTP"), "{:?}", imported.warnings);
+    assert!(
+        imported.warnings[0].starts_with("2 item(s) without a TOTP"),
+        "{:?}",
+        imported.warnings
+    );
 
     let encrypted = serde_json::json!({"encrypted": true, "items": []});
     assert!(matches!(
-        formats::import(Format::Bitwarden, encrypted.to_string().as_bytes(), &mut no_password()),
+        formats::import(
+            Format::Bitwarden,
+            encrypted.to_string().as_bytes(),
+            &mut no_password()
+        ),
         Err(ImportError::Unsupported(_))
     ));
 }
@@ -234,7 +287,15 @@ mod pb {
 }
 
 /// One OtpParameters: secret=1, name=2, issuer=3, algorithm=4, digits=5, type=6, counter=7.
-fn otp_parameters(secret: &[u8], name: &str, issuer: &str, algorithm: u64, digits: u64, kind: u64, counter: u64) -> Vec<u8> {
+fn otp_parameters(
+    secret: &[u8],
+    name: &str,
+    issuer: &str,
+    algorithm: u64,
+    digits: u64,
+    kind: u64,
+    counter: u64,
+) -> Vec<u8> {
     let mut m = Vec::new();
     pb::bytes(1, secret, &mut m);
     pb::bytes(2, name.as_bytes(), &mut m);
@@ -257,14 +318,27 @@ fn migration_uri(params: &[Vec<u8>], size: u64, index: u64, id: u64) -> String {
     pb::int(4, index, &mut m);
     pb::int(5, id, &mut m);
     let data = base64::engine::general_purpose::STANDARD.encode(m);
-    format!("otpauth-migration://offline?data={}", data.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"))
+    format!(
+        "otpauth-migration://offline?data={}",
+        data.replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    )
 }
 
 #[test]
 fn google_transfer_uris_are_read_and_missing_batches_named() {
     let first = migration_uri(
         &[
-            otp_parameters(b"12345678901234567890", "Amazon:me@example.com", "Amazon", 1, 1, 2, 0),
+            otp_parameters(
+                b"12345678901234567890",
+                "Amazon:me@example.com",
+                "Amazon",
+                1,
+                1,
+                2,
+                0,
+            ),
             otp_parameters(b"12345678901234567890", "me", "Bank", 3, 2, 1, 9),
             otp_parameters(b"12345678901234567890", "old", "Legacy", 4, 1, 2, 0),
         ],
@@ -272,7 +346,12 @@ fn google_transfer_uris_are_read_and_missing_batches_named() {
         0,
         77,
     );
-    let third = migration_uri(&[otp_parameters(b"abcdefghij", "GitHub:me", "", 1, 1, 2, 0)], 3, 2, 77);
+    let third = migration_uri(
+        &[otp_parameters(b"abcdefghij", "GitHub:me", "", 1, 1, 2, 0)],
+        3,
+        2,
+        77,
+    );
     let text = format!("{first}\n{third}\n");
     let imported = import(Format::Google, text.as_bytes());
     let good = ok(&imported);
@@ -282,22 +361,46 @@ fn google_transfer_uris_are_read_and_missing_batches_named() {
     assert_eq!(good[1].kind, OtpKind::Hotp { counter: 9 });
     assert_eq!(good[1].algorithm, Algorithm::Sha512);
     assert_eq!(good[1].format, CodeFormat::Numeric(Digits::EIGHT));
-    assert_eq!(good[2].issuer.as_deref(), Some("GitHub"), "issuer from the name's prefix");
+    assert_eq!(
+        good[2].issuer.as_deref(),
+        Some("GitHub"),
+        "issuer from the name's prefix"
+    );
     let bad = failures(&imported);
     assert_eq!(bad.len(), 1);
     assert!(bad[0].1.contains("MD5"));
     assert_eq!(imported.warnings.len(), 1);
-    assert!(imported.warnings[0].contains("missing: 2"), "{:?}", imported.warnings);
+    assert!(
+        imported.warnings[0].contains("missing: 2"),
+        "{:?}",
+        imported.warnings
+    );
 }
 
 fn vault_accounts() -> Vec<Account> {
-    let make = |name: &str, uri: &str| Account::from_key_uri(name.into(), KeyUri::parse(uri).unwrap(), 0);
+    let make =
+        |name: &str, uri: &str| Account::from_key_uri(name.into(), KeyUri::parse(uri).unwrap(), 0);
     vec![
-        make("Amazon", &format!("otpauth://totp/Amazon:me@example.com?secret={KEY}&issuer=Amazon")),
-        make("Amazon seller", &format!("otpauth://totp/Amazon:shop@example.com?secret=GEZDGNBVGY3TQOJQ&issuer=Amazon")),
-        make("Bank", &format!("otpauth://hotp/Bank:me?secret={KEY}&algorithm=SHA512&digits=8&counter=5")),
-        make("Odd", &format!("otpauth://totp/Odd:me?secret={KEY}&digits=7&period=45&algorithm=SHA256")),
-        make("Steam", &format!("otpauth://totp/Steam:gamer?secret={KEY}&encoder=steam")),
+        make(
+            "Amazon",
+            &format!("otpauth://totp/Amazon:me@example.com?secret={KEY}&issuer=Amazon"),
+        ),
+        make(
+            "Amazon seller",
+            "otpauth://totp/Amazon:shop@example.com?secret=GEZDGNBVGY3TQOJQ&issuer=Amazon",
+        ),
+        make(
+            "Bank",
+            &format!("otpauth://hotp/Bank:me?secret={KEY}&algorithm=SHA512&digits=8&counter=5"),
+        ),
+        make(
+            "Odd",
+            &format!("otpauth://totp/Odd:me?secret={KEY}&digits=7&period=45&algorithm=SHA256"),
+        ),
+        make(
+            "Steam",
+            &format!("otpauth://totp/Steam:gamer?secret={KEY}&encoder=steam"),
+        ),
     ]
 }
 
@@ -314,14 +417,30 @@ fn every_export_format_imports_back() {
     let accounts = vault_accounts();
     // kagi backup
     let key = DerivedKey::new("backup pw", KdfParams::MINIMUM).unwrap();
-    let backup = Vault { accounts: accounts.clone() }.to_bytes(&Protection::Password(key)).unwrap();
+    let backup = Vault {
+        accounts: accounts.clone(),
+    }
+    .to_bytes(&Protection::Password(key))
+    .unwrap();
     assert_eq!(formats::detect(&backup), Some(Format::Kagi));
     let imported = formats::import(Format::Kagi, &backup, &mut with_password("backup pw")).unwrap();
     assert_same_keys(&imported, &accounts);
     // otpauth lines
-    assert_same_keys(&import(Format::Otpauth, formats::otpauth::export(&accounts).as_bytes()), &accounts);
+    assert_same_keys(
+        &import(
+            Format::Otpauth,
+            formats::otpauth::export(&accounts).as_bytes(),
+        ),
+        &accounts,
+    );
     // Aegis plain
-    assert_same_keys(&import(Format::Aegis, formats::aegis::export(&accounts).unwrap().as_bytes()), &accounts);
+    assert_same_keys(
+        &import(
+            Format::Aegis,
+            formats::aegis::export(&accounts).unwrap().as_bytes(),
+        ),
+        &accounts,
+    );
     // one QR image per account
     for account in &accounts {
         let png = nidan_otp::qr::render_png(&account.to_key_uri().to_uri(), 8).unwrap();
@@ -333,7 +452,11 @@ fn every_export_format_imports_back() {
 fn google_export_renders_batches_of_ten_that_import_back() {
     let mut accounts = Vec::new();
     for i in 0..23 {
-        let uri = KeyUri::new_totp(Secret::generate().unwrap(), Some(format!("Service {i}")), format!("user{i}@example.com"));
+        let uri = KeyUri::new_totp(
+            Secret::generate().unwrap(),
+            Some(format!("Service {i}")),
+            format!("user{i}@example.com"),
+        );
         accounts.push(Account::from_key_uri(format!("s{i}"), uri, 0));
     }
     accounts.extend(vault_accounts());
@@ -348,12 +471,19 @@ fn google_export_renders_batches_of_ten_that_import_back() {
     }
     let imported = formats::import_qr_texts(&texts);
     assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
-    let expressible: Vec<Account> = accounts.into_iter().filter(|a| a.name != "Odd" && a.name != "Steam").collect();
+    let expressible: Vec<Account> = accounts
+        .into_iter()
+        .filter(|a| a.name != "Odd" && a.name != "Steam")
+        .collect();
     assert_same_keys(&imported, &expressible);
 
     // One batch missing is named.
     let partial = formats::import_qr_texts(&texts[..2]);
-    assert!(partial.warnings[0].contains("missing: 3"), "{:?}", partial.warnings);
+    assert!(
+        partial.warnings[0].contains("missing: 3"),
+        "{:?}",
+        partial.warnings
+    );
 }
 
 #[test]
@@ -362,6 +492,9 @@ fn unknown_files_are_not_guessed() {
     assert_eq!(formats::detect(b"{\"something\": 1}"), None);
     assert!(matches!(
         formats::import(Format::Aegis, b"{not json", &mut no_password()),
-        Err(ImportError::Invalid { format: "Aegis", .. })
+        Err(ImportError::Invalid {
+            format: "Aegis",
+            ..
+        })
     ));
 }

@@ -1,7 +1,12 @@
 //! kagi's codes agree with an independent implementation, oathtool (from
 //! the `oathtool` Debian package, which `.ci/run` installs), for random
 //! keys, algorithms, digit counts, periods, times and counters.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 
 use std::process::Command;
 
@@ -19,7 +24,11 @@ fn oathtool(args: &[String]) -> String {
         .args(args)
         .output()
         .expect("oathtool is installed (apt-get install oathtool; .ci/run does it)");
-    assert!(out.status.success(), "oathtool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oathtool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -37,7 +46,11 @@ fn account(secret: &Secret, algorithm: Algorithm, digits: u32, kind: OtpKind) ->
 
 #[test]
 fn totp_codes_match_oathtool_for_random_parameters() {
-    let algorithms = [(Algorithm::Sha1, "SHA1"), (Algorithm::Sha256, "SHA256"), (Algorithm::Sha512, "SHA512")];
+    let algorithms = [
+        (Algorithm::Sha1, "SHA1"),
+        (Algorithm::Sha256, "SHA256"),
+        (Algorithm::Sha512, "SHA512"),
+    ];
     for case in 0..60 {
         let len = 10 + (random_u64() % 55) as usize;
         let mut key = vec![0u8; len];
@@ -58,7 +71,12 @@ fn totp_codes_match_oathtool_for_random_parameters() {
             format!("--now=@{time}"),
             hex::encode(&key),
         ]);
-        assert_eq!(ours, theirs, "case {case}: {name} {digits} digits {period} s at {time}, key {}", hex::encode(&key));
+        assert_eq!(
+            ours,
+            theirs,
+            "case {case}: {name} {digits} digits {period} s at {time}, key {}",
+            hex::encode(&key)
+        );
     }
 }
 
@@ -79,7 +97,12 @@ fn hotp_codes_match_oathtool_for_random_counters() {
             hex::encode(key),
         ]);
         assert_eq!(ours, theirs, "case {case}: counter {counter}");
-        assert_eq!(acct.kind, OtpKind::Hotp { counter: counter + 1 });
+        assert_eq!(
+            acct.kind,
+            OtpKind::Hotp {
+                counter: counter + 1
+            }
+        );
     }
 }
 
@@ -91,7 +114,15 @@ fn base32_keys_as_typed_give_oathtools_codes() {
     let typed = secret.to_base32_grouped().to_lowercase();
     let parsed = Secret::from_base32(&typed).unwrap();
     let time = random_u64() % 4_000_000_000;
-    let ours = account(&parsed, Algorithm::Sha1, 6, OtpKind::Totp { period: 30 }).code_at(time).unwrap().code;
-    let theirs = oathtool(&["--totp".into(), "--base32".into(), format!("--now=@{time}"), secret.to_base32().to_string()]);
+    let ours = account(&parsed, Algorithm::Sha1, 6, OtpKind::Totp { period: 30 })
+        .code_at(time)
+        .unwrap()
+        .code;
+    let theirs = oathtool(&[
+        "--totp".into(),
+        "--base32".into(),
+        format!("--now=@{time}"),
+        secret.to_base32().to_string(),
+    ]);
     assert_eq!(ours, theirs);
 }

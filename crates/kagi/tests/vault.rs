@@ -1,7 +1,12 @@
 //! The vault file: round trips, and every way a file can be wrong — wrong
 //! password, truncation, a flipped byte anywhere, a crash mid-write — gives
 //! its own error and leaves the file as it was.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 
 use std::path::Path;
 
@@ -15,7 +20,11 @@ fn sample(names: &[&str]) -> Vault {
         accounts: names
             .iter()
             .map(|n| {
-                let uri = KeyUri::new_totp(Secret::generate().unwrap(), Some("Example".into()), format!("{n}@example.com"));
+                let uri = KeyUri::new_totp(
+                    Secret::generate().unwrap(),
+                    Some("Example".into()),
+                    format!("{n}@example.com"),
+                );
                 Account::from_key_uri((*n).into(), uri, 1_700_000_000)
             })
             .collect(),
@@ -41,8 +50,14 @@ fn an_encrypted_vault_opens_with_its_password_and_keeps_every_field() {
     assert!(matches!(protection, Protection::Password(_)));
     let raw = std::fs::read(&path).unwrap();
     let secret = vault.accounts[0].secret.to_base32();
-    assert!(!String::from_utf8_lossy(&raw).contains(secret.as_str()), "the key is not in the clear");
-    assert!(!String::from_utf8_lossy(&raw).contains("Amazon"), "names are encrypted too");
+    assert!(
+        !String::from_utf8_lossy(&raw).contains(secret.as_str()),
+        "the key is not in the clear"
+    );
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("Amazon"),
+        "names are encrypted too"
+    );
 }
 
 #[test]
@@ -68,7 +83,10 @@ fn a_wrong_password_is_told_apart_from_damage() {
     let path = dir.path().join("v.kagi");
     sample(&["a"]).create(&path, &protected("right")).unwrap();
     let before = std::fs::read(&path).unwrap();
-    assert!(matches!(Vault::open(&path, password("wrong")), Err(VaultError::WrongPassword)));
+    assert!(matches!(
+        Vault::open(&path, password("wrong")),
+        Err(VaultError::WrongPassword)
+    ));
     assert_eq!(std::fs::read(&path).unwrap(), before, "nothing changed");
 }
 
@@ -85,7 +103,10 @@ fn a_plain_vault_needs_no_password_and_an_encrypted_one_asks() {
     assert!(Vault::is_encrypted(&enc).unwrap());
 }
 
-fn check_every_truncation(bytes: &[u8], open: impl Fn(&[u8]) -> Result<(Vault, Protection), VaultError>) {
+fn check_every_truncation(
+    bytes: &[u8],
+    open: impl Fn(&[u8]) -> Result<(Vault, Protection), VaultError>,
+) {
     for len in 0..bytes.len() {
         match open(&bytes[..len]) {
             Err(VaultError::Truncated { actual, .. }) => assert_eq!(actual, len as u64),
@@ -160,13 +181,22 @@ fn init_never_overwrites_an_existing_vault() {
         Vault::default().create(&path, &Protection::Plain),
         Err(VaultError::AlreadyExists(_))
     ));
-    assert_eq!(Vault::open(&path, password("")).unwrap().0.accounts.len(), 1);
+    assert_eq!(
+        Vault::open(&path, password("")).unwrap().0.accounts.len(),
+        1
+    );
 }
 
 #[test]
 fn out_of_bounds_kdf_parameters_are_refused_before_any_work() {
-    let weak = KdfParams { m_cost: 8, t_cost: 1, p_cost: 1 };
-    let vault = sample(&["a"]).to_bytes(&Protection::Password(DerivedKey::new("pw", weak).unwrap())).unwrap();
+    let weak = KdfParams {
+        m_cost: 8,
+        t_cost: 1,
+        p_cost: 1,
+    };
+    let vault = sample(&["a"])
+        .to_bytes(&Protection::Password(DerivedKey::new("pw", weak).unwrap()))
+        .unwrap();
     assert!(matches!(
         Vault::from_bytes(Path::new("v"), &vault, password("pw")),
         Err(VaultError::BadKdfParams(_))

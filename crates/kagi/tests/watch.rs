@@ -1,6 +1,11 @@
 //! The watch screen drawn with ratatui's TestBackend: codes, countdowns
 //! that turn red in the last five seconds, search, and keys.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kagi::account::Account;
@@ -14,7 +19,11 @@ fn accounts() -> Vec<Account> {
     ["Amazon", "GitHub", "Google"]
         .iter()
         .map(|name| {
-            let uri = KeyUri::new_totp(Secret::from_bytes(b"12345678901234567890").unwrap(), Some((*name).into()), "me".into());
+            let uri = KeyUri::new_totp(
+                Secret::from_bytes(b"12345678901234567890").unwrap(),
+                Some((*name).into()),
+                "me".into(),
+            );
             Account::from_key_uri((*name).into(), uri, 0)
         })
         .collect()
@@ -25,7 +34,11 @@ fn draw(state: &WatchState, now: u64) -> (String, ratatui::buffer::Buffer) {
     terminal.draw(|f| render(f, state, now)).unwrap();
     let buffer = terminal.backend().buffer().clone();
     let text = (0..buffer.area.height)
-        .map(|y| (0..buffer.area.width).map(|x| buffer[(x, y)].symbol().to_owned()).collect::<String>())
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_owned())
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("\n");
     (text, buffer)
@@ -56,13 +69,20 @@ fn codes_and_seconds_are_shown_and_green_with_time_to_spare() {
     assert!(text.contains("Amazon"), "{text}");
     let code = kagi::account::Account::from_key_uri(
         "x".into(),
-        KeyUri::new_totp(Secret::from_bytes(b"12345678901234567890").unwrap(), None, String::new()),
+        KeyUri::new_totp(
+            Secret::from_bytes(b"12345678901234567890").unwrap(),
+            None,
+            String::new(),
+        ),
         0,
     )
     .code_at(61)
     .unwrap()
     .code;
-    assert!(text.contains(&format!("{} {}", &code[..3], &code[3..])), "{text}");
+    assert!(
+        text.contains(&format!("{} {}", &code[..3], &code[3..])),
+        "{text}"
+    );
     assert!(text.contains("29 s"), "{text}");
     let colors = bar_colors(&buffer);
     assert!(!colors.is_empty());
@@ -90,7 +110,10 @@ fn slash_filters_and_enter_copies_the_selected_account() {
     }
     let (text, _) = draw(&state, 100);
     assert!(text.contains("search: goo"), "{text}");
-    assert!(text.contains("Google") && !text.contains("Amazon"), "{text}");
+    assert!(
+        text.contains("Google") && !text.contains("Amazon"),
+        "{text}"
+    );
     state.handle_key(key(KeyCode::Enter)); // leave search, keep the filter
     assert_eq!(state.handle_key(key(KeyCode::Enter)), Action::Copy(2));
     // Esc clears the filter; then Down and Enter pick the second account.
@@ -105,5 +128,8 @@ fn typing_q_while_searching_searches_for_q() {
     let mut state = WatchState::new(accounts());
     state.handle_key(key(KeyCode::Char('/')));
     assert_eq!(state.handle_key(key(KeyCode::Char('q'))), Action::None);
-    assert_eq!(state.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Quit);
+    assert_eq!(
+        state.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        Action::Quit
+    );
 }

@@ -1,6 +1,6 @@
 //! QR codes: what is rendered can be read back, from PNG and JPEG, several
 //! per image, and bad images get their own errors.
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(clippy::indexing_slicing, clippy::unwrap_used, missing_docs)]
 
 use std::io::Cursor;
 
