@@ -1,5 +1,6 @@
 //! The `kagi` binary end to end, as a person or a script runs it.
 #![allow(
+    clippy::panic,
     clippy::indexing_slicing,
     clippy::unwrap_used,
     clippy::expect_used,

@@ -2,6 +2,7 @@
 //! the `oathtool` Debian package, which `.ci/run` installs), for random
 //! keys, algorithms, digit counts, periods, times and counters.
 #![allow(
+    clippy::panic,
     clippy::indexing_slicing,
     clippy::unwrap_used,
     clippy::expect_used,

@@ -2,6 +2,7 @@
 //! password, truncation, a flipped byte anywhere, a crash mid-write — gives
 //! its own error and leaves the file as it was.
 #![allow(
+    clippy::panic,
     clippy::indexing_slicing,
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,6 +1,7 @@
 //! The watch screen drawn with ratatui's TestBackend: codes, countdowns
 //! that turn red in the last five seconds, search, and keys.
 #![allow(
+    clippy::panic,
     clippy::indexing_slicing,
     clippy::unwrap_used,
     clippy::expect_used,

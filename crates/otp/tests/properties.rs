@@ -1,6 +1,11 @@
 //! Property tests: round trips of Base32 and `otpauth://` URIs, and parsers
 //! that never panic on arbitrary input.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    missing_docs
+)]
 
 use nidan_otp::{Algorithm, CodeFormat, Digits, KeyUri, OtpKind, Secret, Totp, Window};
 use proptest::prelude::*;
