@@ -1,0 +1,71 @@
+//! What can go wrong, each variant something a person can be told in plain
+//! words (the server maps each to a status, a stable machine code and a
+//! localized message).
+
+/// An operation's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Email or password wrong; never says which.
+    #[error("the email or password is not correct")]
+    BadCredentials,
+    /// The email address is not an address.
+    #[error("enter a valid email address")]
+    InvalidEmail,
+    /// Password shorter than 8 or longer than 128 characters.
+    #[error("passwords are 8 to 128 characters")]
+    PasswordLength,
+    /// Sign-up with an email already in use.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// The code is wrong; this many tries remain in this sign-in.
+    #[error("the code is not correct; {attempts_left} tries left")]
+    WrongCode {
+        /// Tries left before the attempt ends.
+        attempts_left: i64,
+    },
+    /// The code cannot be a code (length, characters).
+    #[error("{0}")]
+    MalformedCode(String),
+    /// The code was right but has already been used.
+    #[error("this code has already been used; wait for the next one")]
+    CodeAlreadyUsed,
+    /// Too many wrong codes: this sign-in attempt is over.
+    #[error("too many wrong codes; sign in again")]
+    TooManyAttempts,
+    /// The sign-in attempt expired or does not exist.
+    #[error("this sign-in has expired; sign in again")]
+    ChallengeExpired,
+    /// Not signed in, or the session ended.
+    #[error("sign in to continue")]
+    NotSignedIn,
+    /// Security settings need the password again.
+    #[error("enter your password again to continue")]
+    StepUpRequired,
+    /// No such method for this account.
+    #[error("that sign-in method does not exist")]
+    NoSuchMethod,
+    /// The wizard step needs an earlier step first.
+    #[error("{0}")]
+    WizardOrder(&'static str),
+    /// Removing this method would leave no way to sign in.
+    #[error("this is your last sign-in method; turn two-step verification off instead")]
+    LastMethod,
+    /// Two-step verification is already on.
+    #[error("two-step verification is already on")]
+    AlreadyOn,
+    /// Two-step verification is off.
+    #[error("two-step verification is off")]
+    NotOn,
+    /// A name that is empty or too long.
+    #[error("names are 1 to 64 characters")]
+    InvalidName,
+    /// Storage failed; details are logged, not shown.
+    #[error("storage error: {0}")]
+    Store(String),
+    /// Cryptography failed (bad master key, RNG failure).
+    #[error("internal cryptographic error: {0}")]
+    Crypto(String),
+}
+
+/// The result of a core operation.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,30 @@
+//! The nidan domain. Every security decision of the product is made here:
+//! is this password right, is this code right and unused, is a limit hit,
+//! may this browser skip the code, what is recorded. The server parses
+//! requests and renders results; the store persists; neither decides.
+//!
+//! # Layout
+//! - [`clock`]: [`Clock`], the only source of time.
+//! - [`secrets`]: password hashing, random tokens and their hashes, the
+//!   master key that encrypts TOTP keys at rest.
+//! - [`model`]: the records (`Account`, `Method`, `Session`, ...).
+//! - [`store`]: the [`Store`] trait that persistence implements, including
+//!   the atomic single-use operations.
+//! - [`policy`]: the tunable rules (lifetimes, window, attempts).
+//! - [`error`]: [`Error`], one variant per thing a user can be told.
+//! - [`service`]: [`Nidan`], the operations: sign-up, sign-in as a state
+//!   machine, the enable wizard, settings.
+
+pub mod clock;
+pub mod error;
+pub mod model;
+pub mod policy;
+pub mod secrets;
+pub mod service;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::Error;
+pub use policy::Policy;
+pub use service::Nidan;
+pub use store::Store;

@@ -1,0 +1,294 @@
+//! Secrets and how they are kept: passwords hashed with Argon2id (OWASP
+//! parameters, off the async threads, a bounded number at once); tokens
+//! (sessions, remembered browsers, sign-in attempts) as 256-bit random
+//! values stored only as SHA-256 hashes; TOTP keys encrypted with the
+//! master key (XChaCha20-Poly1305, the record id as associated data so a
+//! key cannot be moved to another record).
+
+use std::sync::Arc;
+
+use argon2::{Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier as _};
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Fills a buffer from the OS CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Crypto(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// A new 256-bit token, Base64url without padding (43 characters).
+pub fn new_token() -> Result<Zeroizing<String>> {
+    let bytes = Zeroizing::new(random_bytes::<32>()?);
+    Ok(Zeroizing::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_slice()),
+    ))
+}
+
+/// The hash under which a token is stored and looked up (hex SHA-256).
+/// Tokens carry 256 bits of entropy, so a fast hash is enough.
+pub fn token_hash(token: &str) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
+}
+
+/// A random identifier for records (128 bits, hex).
+pub fn new_id() -> Result<String> {
+    Ok(data_encoding::HEXLOWER.encode(&random_bytes::<16>()?))
+}
+
+/// Symbols of backup codes: RFC 4648 Base32 in lowercase. It has no 0, 1
+/// or 8, so those typed for o, l and b are read as the letters.
+const BACKUP_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// A backup code as shown once: ten symbols (50 bits) as `abcde-fghjk`.
+pub fn new_backup_code() -> Result<Zeroizing<String>> {
+    let bytes = Zeroizing::new(random_bytes::<10>()?);
+    let mut code = Zeroizing::new(String::with_capacity(11));
+    for (i, b) in bytes.iter().enumerate() {
+        if i == 5 {
+            code.push('-');
+        }
+        let symbol = BACKUP_ALPHABET
+            .get(usize::from(b & 31))
+            .copied()
+            .unwrap_or(b'a');
+        code.push(char::from(symbol));
+    }
+    Ok(code)
+}
+
+/// Normalises a typed backup code (case, spaces, hyphens) for hashing;
+/// `None` when it cannot be a backup code.
+pub fn normalize_backup_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_lowercase() {
+            '0' => 'o',
+            '1' => 'l',
+            '8' => 'b',
+            other => other,
+        })
+        .collect();
+    (code.len() == 10 && code.bytes().all(|b| BACKUP_ALPHABET.contains(&b))).then_some(code)
+}
+
+/// The stored form of a backup code: SHA-256 over the account id and the
+/// normalised code, so equal codes of two accounts hash differently.
+pub fn backup_code_hash(account_id: &str, normalized: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(account_id.as_bytes())
+        .chain_update([0u8])
+        .chain_update(normalized.as_bytes())
+        .finalize();
+    data_encoding::HEXLOWER.encode(&digest)
+}
+
+/// The key that encrypts TOTP keys (and later identity documents) at rest.
+#[derive(Clone)]
+pub struct MasterKey(Arc<Zeroizing<[u8; 32]>>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([REDACTED])")
+    }
+}
+
+impl MasterKey {
+    /// A key from 32 raw bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Arc::new(Zeroizing::new(bytes)))
+    }
+
+    /// A new random key.
+    pub fn generate() -> Result<Self> {
+        Ok(Self::from_bytes(random_bytes::<32>()?))
+    }
+
+    /// Encrypts `plain`, binding it to `context` (the record id). Output:
+    /// 24-byte nonce followed by the ciphertext and tag.
+    pub fn seal(&self, plain: &[u8], context: &str) -> Result<Vec<u8>> {
+        let cipher = XChaCha20Poly1305::new_from_slice(self.0.as_slice())
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let nonce = random_bytes::<24>()?;
+        let sealed = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plain,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Decrypts what [`MasterKey::seal`] produced for the same `context`.
+    pub fn open(&self, sealed: &[u8], context: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let (nonce, body) = sealed
+            .split_at_checked(24)
+            .ok_or_else(|| Error::Crypto("sealed value too short".into()))?;
+        let nonce: [u8; 24] = nonce
+            .try_into()
+            .map_err(|_| Error::Crypto("bad nonce".into()))?;
+        let cipher = XChaCha20Poly1305::new_from_slice(self.0.as_slice())
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        cipher
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| {
+                Error::Crypto("a stored secret does not decrypt with this master key".into())
+            })
+    }
+}
+
+/// Argon2id password hashing (OWASP: 19 MiB, 2 passes, 1 lane), run on the
+/// blocking pool with at most `permits` hashes at once, so a burst of
+/// sign-ins cannot starve the request threads or exhaust memory.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    /// A hash verified when the email is unknown, so timing does not tell
+    /// whether an account exists.
+    dummy: Arc<String>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHasher")
+    }
+}
+
+impl PasswordHasher {
+    /// A hasher allowing `permits` concurrent hashes.
+    pub fn new(permits: usize) -> Result<Self> {
+        let dummy = Argon2::default()
+            .hash_password(b"nidan dummy password for unknown accounts")
+            .map_err(|e| Error::Crypto(e.to_string()))?
+            .to_string();
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+            dummy: Arc::new(dummy),
+        })
+    }
+
+    /// The PHC string of a new hash of `password`.
+    pub async fn hash(&self, password: &str) -> Result<String> {
+        let password = Zeroizing::new(password.to_owned());
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| Error::Crypto(e.to_string()))
+        })
+        .await
+        .map_err(|e| Error::Crypto(e.to_string()))?
+    }
+
+    /// Whether `password` matches `phc`; with `None` a dummy hash is
+    /// checked and `false` returned, taking the same time.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool> {
+        let known = phc.is_some();
+        let stored = phc.map_or_else(|| self.dummy.as_ref().clone(), str::to_owned);
+        let password = Zeroizing::new(password.to_owned());
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let matched = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&stored)
+                .map(|hash| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &hash)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+        Ok(known && matched)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_in_their_own_record() {
+        let key = MasterKey::generate().unwrap();
+        let sealed = key.seal(b"totp key", "method-1").unwrap();
+        assert_eq!(
+            key.open(&sealed, "method-1").unwrap().as_slice(),
+            b"totp key"
+        );
+        assert!(key.open(&sealed, "method-2").is_err());
+        assert!(
+            MasterKey::generate()
+                .unwrap()
+                .open(&sealed, "method-1")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn backup_codes_are_ten_symbols_and_typed_forms_normalise() {
+        let code = new_backup_code().unwrap();
+        assert_eq!(code.len(), 11);
+        let typed = code.to_uppercase().replace('-', " ");
+        assert_eq!(
+            normalize_backup_code(&typed).as_deref(),
+            Some(code.replace('-', "").as_str())
+        );
+        assert_eq!(normalize_backup_code("123456"), None);
+    }
+
+    #[test]
+    fn tokens_are_256_bits_and_hash_stably() {
+        let t = new_token().unwrap();
+        assert_eq!(t.len(), 43);
+        assert_eq!(token_hash(&t), token_hash(&t));
+        assert_ne!(token_hash(&t), token_hash(&new_token().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_and_unknown_accounts_never_match() {
+        let hasher = PasswordHasher::new(2).unwrap();
+        let phc = hasher.hash("correct horse battery").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            hasher
+                .verify("correct horse battery", Some(&phc))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("wrong", Some(&phc)).await.unwrap());
+        assert!(
+            !hasher
+                .verify("nidan dummy password for unknown accounts", None)
+                .await
+                .unwrap()
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! Checking a second factor. A code is either an authenticator code
+//! (digits, checked against every active app over the policy's window) or
+//! a backup code (letters and digits). Single use is decided by the
+//! database: an app's `last_step` only moves forward through an atomic
+//! conditional update, and a backup code is spent by an update that
+//! matches only while it is unused.
+
+use nidan_otp::{CodeFormat, Secret, Totp, Window};
+
+use super::Nidan;
+use crate::error::{Error, Result};
+use crate::model::{Account, MethodKind};
+use crate::secrets::{backup_code_hash, normalize_backup_code};
+use crate::store::Store;
+
+/// What accepted a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// The authenticator app with this name.
+    App(String),
+    /// A backup code; this many are left.
+    BackupCode {
+        /// Unused codes remaining.
+        left: i64,
+    },
+}
+
+/// Why a well-formed code was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// No method matched.
+    Wrong,
+    /// It matched a step already used (a replay), for the app named.
+    Replayed(String),
+}
+
+impl<S: Store> Nidan<S> {
+    /// Checks `typed` for `account`. `Err` only for malformed input or
+    /// storage failure; a wrong or replayed code is `Ok(Err(..))`.
+    pub(crate) async fn check_factor(
+        &self,
+        account: &Account,
+        typed: &str,
+    ) -> Result<std::result::Result<Accepted, Refused>> {
+        let digits_only: String = typed
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        let looks_numeric = !digits_only.is_empty()
+            && digits_only
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+        if !looks_numeric {
+            let Some(normalized) = normalize_backup_code(typed) else {
+                return Err(Error::MalformedCode(
+                    "enter the 6-digit code from your app, or a backup code like abcde-fghij"
+                        .into(),
+                ));
+            };
+            let hash = backup_code_hash(&account.id, &normalized);
+            if self
+                .store
+                .use_backup_code(&account.id, &hash, self.now())
+                .await?
+            {
+                let left = self.store.backup_codes_left(&account.id).await?;
+                return Ok(Ok(Accepted::BackupCode { left }));
+            }
+            return Ok(Err(Refused::Wrong));
+        }
+        let code = CodeFormat::default()
+            .normalize(typed)
+            .map_err(|e| Error::MalformedCode(e.to_string()))?;
+        let totp = Totp::default();
+        let window = Window::symmetric(self.policy.totp_window);
+        let now = u64::try_from(self.now()).unwrap_or(0);
+        let mut replayed = None;
+        for method in self.store.methods(&account.id).await? {
+            if !method.active || method.kind != MethodKind::App {
+                continue;
+            }
+            let Some(sealed) = &method.secret_sealed else {
+                continue;
+            };
+            let bytes = self.key.open(sealed, &method.id)?;
+            let secret = Secret::from_bytes(&bytes).map_err(|e| Error::Crypto(e.to_string()))?;
+            let Ok(step) = totp.verify(&secret, &code, now, window) else {
+                continue;
+            };
+            let step = i64::try_from(step.0).unwrap_or(i64::MAX);
+            if self.store.advance_last_step(&method.id, step).await? {
+                return Ok(Ok(Accepted::App(method.name)));
+            }
+            replayed = Some(method.name);
+        }
+        Ok(Err(replayed.map_or(Refused::Wrong, Refused::Replayed)))
+    }
+}

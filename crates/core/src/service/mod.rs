@@ -1,0 +1,100 @@
+//! [`Nidan`]: the operations of the product, one method per thing a person
+//! does. Each page and API call of the server is a thin wrapper over one of
+//! them, so the browser and the JSON flows cannot drift apart.
+//!
+//! - [`signin`]: sign-up, the password step, the code step, sessions,
+//!   step-up, password change — the sign-in state machine
+//!   `EmailGiven → PasswordAccepted → { SignedIn | CodeRequired } → SignedIn`.
+//! - [`factor`]: checking a second factor (authenticator code or backup
+//!   code) with atomic single use.
+//! - [`wizard`]: the three-page enable wizard.
+//! - [`settings`]: Advanced Security Settings once 2SV is on.
+
+pub mod factor;
+pub mod settings;
+pub mod signin;
+pub mod wizard;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::model::{Event, Origin};
+use crate::policy::Policy;
+use crate::secrets::{MasterKey, PasswordHasher, new_id};
+use crate::store::Store;
+
+/// The domain service over a store.
+pub struct Nidan<S> {
+    store: S,
+    clock: Arc<dyn Clock>,
+    key: MasterKey,
+    hasher: PasswordHasher,
+    policy: Policy,
+}
+
+impl<S: Store> Nidan<S> {
+    /// A service over `store`, reading time from `clock`, sealing TOTP keys
+    /// with `key`, hashing at most `hash_permits` passwords at once.
+    pub fn new(
+        store: S,
+        clock: Arc<dyn Clock>,
+        key: MasterKey,
+        policy: Policy,
+        hash_permits: usize,
+    ) -> Result<Self> {
+        Ok(Self {
+            store,
+            clock,
+            key,
+            hasher: PasswordHasher::new(hash_permits)?,
+            policy,
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The store, for health checks.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Appends a security event. Failing to record is logged by the caller
+    /// through the returned error; the event never holds a secret.
+    async fn record(
+        &self,
+        account_id: Option<&str>,
+        kind: &str,
+        origin: &Origin,
+        detail: &str,
+    ) -> Result<()> {
+        self.store
+            .insert_event(&Event {
+                id: new_id()?,
+                account_id: account_id.map(str::to_owned),
+                kind: kind.to_owned(),
+                at: self.now(),
+                ip: origin.ip.clone(),
+                user_agent: origin.user_agent.clone(),
+                detail: detail.to_owned(),
+            })
+            .await
+    }
+}
+
+/// Checks a display name for a method: 1 to 64 characters after trimming.
+fn clean_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(Error::InvalidName);
+    }
+    Ok(name.to_owned())
+}

@@ -1,0 +1,195 @@
+//! Advanced Security Settings once two-step verification is on (SPEC §2):
+//! what is shown, and the changes a person can make. The server checks
+//! step-up ([`Nidan::require_recent_password`]) before calling these.
+
+use zeroize::Zeroizing;
+
+use super::factor::Refused;
+use super::{Nidan, clean_name};
+use crate::error::{Error, Result};
+use crate::model::{Account, Event, Method, MethodRole, Origin, RememberedBrowser};
+use crate::store::Store;
+
+/// Everything the settings page shows.
+#[derive(Debug)]
+pub struct Overview {
+    /// When 2SV was turned on, if it is.
+    pub two_sv_on_since: Option<i64>,
+    /// Active methods, primary first.
+    pub methods: Vec<Method>,
+    /// Browsers that skip the code.
+    pub browsers: Vec<RememberedBrowser>,
+    /// Unused backup codes.
+    pub backup_codes_left: i64,
+    /// Recent security events, newest first.
+    pub events: Vec<Event>,
+}
+
+impl<S: Store> Nidan<S> {
+    /// The settings overview.
+    pub async fn overview(&self, account: &Account) -> Result<Overview> {
+        let mut methods: Vec<Method> = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.active)
+            .collect();
+        methods.sort_by_key(|m| (m.role != MethodRole::Primary, m.created_at));
+        Ok(Overview {
+            two_sv_on_since: account.two_sv_on_since,
+            methods,
+            browsers: self.store.browsers(&account.id, self.now()).await?,
+            backup_codes_left: self.store.backup_codes_left(&account.id).await?,
+            events: self.store.events(&account.id, 20).await?,
+        })
+    }
+
+    async fn active_method(
+        &self,
+        account: &Account,
+        method_id: &str,
+    ) -> Result<(Method, Vec<Method>)> {
+        let active: Vec<Method> = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.active)
+            .collect();
+        let method = active
+            .iter()
+            .find(|m| m.id == method_id)
+            .cloned()
+            .ok_or(Error::NoSuchMethod)?;
+        Ok((method, active))
+    }
+
+    /// Removes a method. The last one cannot go while 2SV is on (§2.4);
+    /// removing the primary makes the oldest backup primary.
+    pub async fn remove_method(
+        &self,
+        account: &Account,
+        method_id: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        let (method, active) = self.active_method(account, method_id).await?;
+        if active.len() <= 1 {
+            return Err(Error::LastMethod);
+        }
+        self.store.delete_method(&method.id).await?;
+        let successor = active
+            .iter()
+            .filter(|m| m.id != method.id)
+            .min_by_key(|m| m.created_at);
+        if let (MethodRole::Primary, Some(next)) = (method.role, successor) {
+            self.store
+                .set_method_role(&next.id, MethodRole::Primary)
+                .await?;
+        }
+        self.record(Some(&account.id), "method_removed", origin, &method.name)
+            .await
+    }
+
+    /// Renames a method.
+    pub async fn rename_method(
+        &self,
+        account: &Account,
+        method_id: &str,
+        name: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        let name = clean_name(name)?;
+        let (method, _) = self.active_method(account, method_id).await?;
+        self.store.rename_method(&method.id, &name).await?;
+        self.record(
+            Some(&account.id),
+            "method_renamed",
+            origin,
+            &format!("{} → {name}", method.name),
+        )
+        .await
+    }
+
+    /// Makes a backup the primary; the old primary becomes a backup.
+    pub async fn make_primary(
+        &self,
+        account: &Account,
+        method_id: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        let (method, active) = self.active_method(account, method_id).await?;
+        for m in active
+            .iter()
+            .filter(|m| m.role == MethodRole::Primary && m.id != method.id)
+        {
+            self.store
+                .set_method_role(&m.id, MethodRole::Backup)
+                .await?;
+        }
+        self.store
+            .set_method_role(&method.id, MethodRole::Primary)
+            .await?;
+        self.record(Some(&account.id), "primary_changed", origin, &method.name)
+            .await
+    }
+
+    /// New backup codes, shown once; the old ones stop working.
+    pub async fn regenerate_backup_codes(
+        &self,
+        account: &Account,
+        origin: &Origin,
+    ) -> Result<Vec<Zeroizing<String>>> {
+        if account.two_sv_on_since.is_none() {
+            return Err(Error::NotOn);
+        }
+        let codes = self.issue_backup_codes(account).await?;
+        self.record(Some(&account.id), "backup_codes_regenerated", origin, "")
+            .await?;
+        Ok(codes)
+    }
+
+    /// Turns 2SV off; needs a current code or a backup code (§2.3). Every
+    /// method, backup code and remembered browser is removed.
+    pub async fn turn_off(&self, account: &Account, code: &str, origin: &Origin) -> Result<()> {
+        if account.two_sv_on_since.is_none() {
+            return Err(Error::NotOn);
+        }
+        match self.check_factor(account, code).await? {
+            Ok(_) => {}
+            Err(Refused::Replayed(_)) => return Err(Error::CodeAlreadyUsed),
+            Err(Refused::Wrong) => {
+                return Err(Error::WrongCode {
+                    attempts_left: self.policy.max_code_attempts,
+                });
+            }
+        }
+        self.store.set_two_sv(&account.id, None).await?;
+        self.store.delete_all_methods(&account.id).await?;
+        self.store
+            .replace_backup_codes(&account.id, &[], self.now())
+            .await?;
+        self.store.delete_browsers(&account.id).await?;
+        self.record(Some(&account.id), "two_sv_off", origin, "")
+            .await
+    }
+
+    /// Forgets one remembered browser.
+    pub async fn forget_browser(
+        &self,
+        account: &Account,
+        browser_id: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        self.store.delete_browser(&account.id, browser_id).await?;
+        self.record(Some(&account.id), "browser_forgotten", origin, "")
+            .await
+    }
+
+    /// "Require codes on all browsers".
+    pub async fn forget_all_browsers(&self, account: &Account, origin: &Origin) -> Result<()> {
+        self.store.delete_browsers(&account.id).await?;
+        self.record(Some(&account.id), "browsers_forgotten", origin, "")
+            .await
+    }
+}

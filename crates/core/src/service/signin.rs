@@ -1,0 +1,511 @@
+//! Sign-up and sign-in. Sign-in is a state machine with one method per
+//! transition:
+//!
+//! ```text
+//! EmailGiven --password()--> PasswordAccepted --+--> SignedIn            (2SV off, or a remembered browser)
+//!                                               +--> CodeRequired(token) --verify_code()--> SignedIn
+//! ```
+//! The session exists only once the last transition succeeds (SPEC §1.4).
+
+use zeroize::Zeroizing;
+
+use super::Nidan;
+use super::factor::{Accepted, Refused};
+use crate::error::{Error, Result};
+use crate::model::{
+    Account, Challenge, MethodKind, MethodRole, Origin, RememberedBrowser, Session,
+};
+use crate::secrets::{new_id, new_token, token_hash};
+use crate::store::Store;
+
+/// A new session: the token goes in a cookie or an `Authorization` header.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The session token (shown to the client once, stored hashed).
+    pub session_token: Zeroizing<String>,
+    /// The session.
+    pub session: Session,
+    /// A remembered-browser token when the user ticked "Don't require
+    /// codes on this browser".
+    pub remember_token: Option<Zeroizing<String>>,
+}
+
+/// The code step a sign-in is waiting for.
+#[derive(Debug)]
+pub struct CodeRequired {
+    /// Identifies this sign-in attempt (cookie or JSON), stored hashed.
+    pub challenge_token: Zeroizing<String>,
+    /// The primary method's kind, to choose what the code page asks for.
+    pub primary: MethodKind,
+    /// Names of the active methods, primary first.
+    pub methods: Vec<(MethodKind, MethodRole, String)>,
+}
+
+/// The outcome of the password step.
+#[derive(Debug)]
+pub enum PasswordStep {
+    /// No code needed.
+    SignedIn(SignedIn),
+    /// A code is needed.
+    CodeRequired(CodeRequired),
+}
+
+/// A checked email address (trimmed, lowercased).
+pub fn normalize_email(email: &str) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::InvalidEmail)
+    }
+}
+
+fn check_password_length(password: &str) -> Result<()> {
+    if (8..=128).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(Error::PasswordLength)
+    }
+}
+
+impl<S: Store> Nidan<S> {
+    /// Creates an account and signs it in.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        locale: &str,
+        origin: &Origin,
+    ) -> Result<SignedIn> {
+        let email = normalize_email(email)?;
+        check_password_length(password)?;
+        let account = Account {
+            id: new_id()?,
+            email,
+            password_hash: self.hasher.hash(password).await?,
+            roles: Vec::new(),
+            locale: locale.to_owned(),
+            two_sv_on_since: None,
+            created_at: self.now(),
+        };
+        if !self.store.insert_account(&account).await? {
+            return Err(Error::EmailTaken);
+        }
+        self.record(Some(&account.id), "signed_up", origin, "")
+            .await?;
+        self.start_session(&account, false, None, origin).await
+    }
+
+    /// The password step. `remembered` is the remembered-browser token the
+    /// browser sent, if any.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        keep_signed_in: bool,
+        remembered: Option<&str>,
+        origin: &Origin,
+    ) -> Result<PasswordStep> {
+        let account = self.check_password(email, password, origin).await?;
+        self.after_password(account, keep_signed_in, remembered, origin)
+            .await
+    }
+
+    /// `PasswordAccepted → SignedIn | CodeRequired`.
+    async fn after_password(
+        &self,
+        account: Account,
+        keep_signed_in: bool,
+        remembered: Option<&str>,
+        origin: &Origin,
+    ) -> Result<PasswordStep> {
+        if account.two_sv_on_since.is_none() {
+            return self
+                .start_session(&account, keep_signed_in, None, origin)
+                .await
+                .map(PasswordStep::SignedIn);
+        }
+        let browser = match remembered {
+            Some(token) => {
+                self.store
+                    .use_browser(&account.id, &token_hash(token), self.now())
+                    .await?
+            }
+            None => None,
+        };
+        if let Some(browser) = browser {
+            {
+                self.record(
+                    Some(&account.id),
+                    "remembered_browser_used",
+                    origin,
+                    &browser.label,
+                )
+                .await?;
+                return self
+                    .start_session(&account, keep_signed_in, None, origin)
+                    .await
+                    .map(PasswordStep::SignedIn);
+            }
+        }
+        let token = new_token()?;
+        let challenge = Challenge {
+            id: new_id()?,
+            account_id: account.id.clone(),
+            expires_at: self.now() + self.policy.challenge_minutes * 60,
+            attempts_left: self.policy.max_code_attempts,
+            keep_signed_in,
+            completed_at: None,
+        };
+        self.store
+            .insert_challenge(&challenge, &token_hash(&token))
+            .await?;
+        let mut methods: Vec<_> = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.active)
+            .map(|m| (m.kind, m.role, m.name))
+            .collect();
+        methods.sort_by_key(|(_, role, _)| *role != MethodRole::Primary);
+        let primary = methods
+            .first()
+            .map_or(MethodKind::App, |(kind, _, _)| *kind);
+        Ok(PasswordStep::CodeRequired(CodeRequired {
+            challenge_token: token,
+            primary,
+            methods,
+        }))
+    }
+
+    /// The password step for clients with no code page (SPEC §1.5): the
+    /// field holds the password, or the password with the current 6-digit
+    /// code appended. Both forms are tried.
+    pub async fn sign_in_combined(
+        &self,
+        email: &str,
+        field: &str,
+        keep_signed_in: bool,
+        origin: &Origin,
+    ) -> Result<SignedIn> {
+        let split = field
+            .char_indices()
+            .rev()
+            .nth(5)
+            .map(|(i, _)| field.split_at(i))
+            .filter(|(password, code)| {
+                !password.is_empty() && code.chars().all(|c| c.is_ascii_digit())
+            });
+        if let Some((password, code)) = split {
+            match self.check_password(email, password, origin).await {
+                Ok(account) if account.two_sv_on_since.is_some() => {
+                    if let PasswordStep::CodeRequired(required) = self
+                        .after_password(account, keep_signed_in, None, origin)
+                        .await?
+                    {
+                        return self
+                            .verify_code(&required.challenge_token, code, false, origin)
+                            .await;
+                    }
+                }
+                // Without 2SV the digits belong to the password itself:
+                // only the whole-field check below may sign in.
+                Ok(_) | Err(Error::BadCredentials) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        match self.sign_in(email, field, keep_signed_in, None, origin).await? {
+            PasswordStep::SignedIn(signed_in) => Ok(signed_in),
+            PasswordStep::CodeRequired(_) => Err(Error::MalformedCode(
+                "this account uses two-step verification: append the current 6-digit code to the password".into(),
+            )),
+        }
+    }
+
+    /// Verifies email and password, recording the attempt. Unknown emails
+    /// cost the same time as wrong passwords and get the same error.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        origin: &Origin,
+    ) -> Result<Account> {
+        let account = match normalize_email(email) {
+            Ok(email) => self.store.account_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let matched = self
+            .hasher
+            .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
+            .await?;
+        match account {
+            Some(account) if matched => {
+                self.record(Some(&account.id), "password_accepted", origin, "")
+                    .await?;
+                Ok(account)
+            }
+            Some(account) => {
+                self.record(Some(&account.id), "password_refused", origin, "")
+                    .await?;
+                Err(Error::BadCredentials)
+            }
+            None => Err(Error::BadCredentials),
+        }
+    }
+
+    /// The code step: checks `code` for the attempt `challenge_token`;
+    /// on success ends the attempt and starts a session, remembering this
+    /// browser if asked.
+    pub async fn verify_code(
+        &self,
+        challenge_token: &str,
+        code: &str,
+        remember_browser: bool,
+        origin: &Origin,
+    ) -> Result<SignedIn> {
+        let challenge = self
+            .store
+            .challenge_by_token(&token_hash(challenge_token))
+            .await?
+            .filter(|c| c.completed_at.is_none() && c.expires_at > self.now())
+            .ok_or(Error::ChallengeExpired)?;
+        if challenge.attempts_left <= 0 {
+            return Err(Error::TooManyAttempts);
+        }
+        let account = self
+            .store
+            .account_by_id(&challenge.account_id)
+            .await?
+            .ok_or(Error::ChallengeExpired)?;
+        let refused = match self.check_factor(&account, code).await? {
+            Ok(accepted) => {
+                if !self
+                    .store
+                    .complete_challenge(&challenge.id, self.now())
+                    .await?
+                {
+                    return Err(Error::ChallengeExpired);
+                }
+                let (kind, detail) = match &accepted {
+                    Accepted::App(name) => ("code_accepted", name.clone()),
+                    Accepted::BackupCode { left } => ("backup_code_used", format!("{left} left")),
+                };
+                self.record(Some(&account.id), kind, origin, &detail)
+                    .await?;
+                let remember = if remember_browser {
+                    Some(self.remember_browser(&account, origin).await?)
+                } else {
+                    None
+                };
+                return self
+                    .start_session(&account, challenge.keep_signed_in, remember, origin)
+                    .await;
+            }
+            Err(refused) => refused,
+        };
+        let left = self.store.take_attempt(&challenge.id).await?;
+        match &refused {
+            Refused::Replayed(name) => {
+                self.record(Some(&account.id), "code_replayed", origin, name)
+                    .await?
+            }
+            Refused::Wrong => {
+                self.record(Some(&account.id), "code_refused", origin, "")
+                    .await?
+            }
+        }
+        match left {
+            Some(left) if left > 0 => match refused {
+                Refused::Replayed(_) => Err(Error::CodeAlreadyUsed),
+                Refused::Wrong => Err(Error::WrongCode {
+                    attempts_left: left,
+                }),
+            },
+            _ => {
+                self.record(
+                    Some(&account.id),
+                    "sign_in_attempt_ended",
+                    origin,
+                    "too many wrong codes",
+                )
+                .await?;
+                Err(Error::TooManyAttempts)
+            }
+        }
+    }
+
+    pub(crate) async fn remember_browser(
+        &self,
+        account: &Account,
+        origin: &Origin,
+    ) -> Result<Zeroizing<String>> {
+        let token = new_token()?;
+        let now = self.now();
+        let browser = RememberedBrowser {
+            id: new_id()?,
+            account_id: account.id.clone(),
+            label: origin.browser_label.clone(),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.policy.remember_browser_days * 86_400,
+        };
+        self.store
+            .insert_browser(&browser, &token_hash(&token))
+            .await?;
+        self.record(
+            Some(&account.id),
+            "browser_remembered",
+            origin,
+            &browser.label,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    async fn start_session(
+        &self,
+        account: &Account,
+        keep_signed_in: bool,
+        remember_token: Option<Zeroizing<String>>,
+        origin: &Origin,
+    ) -> Result<SignedIn> {
+        let token = new_token()?;
+        let now = self.now();
+        let lifetime = if keep_signed_in {
+            self.policy.keep_signed_in_days * 86_400
+        } else {
+            self.policy.session_hours * 3_600
+        };
+        let session = Session {
+            id: new_id()?,
+            account_id: account.id.clone(),
+            created_at: now,
+            expires_at: now + lifetime,
+            password_at: now,
+            keep_signed_in,
+        };
+        self.store
+            .insert_session(&session, &token_hash(&token))
+            .await?;
+        self.record(Some(&account.id), "signed_in", origin, "")
+            .await?;
+        Ok(SignedIn {
+            session_token: token,
+            session,
+            remember_token,
+        })
+    }
+
+    /// The session and account for a session token.
+    pub async fn authenticate(&self, session_token: &str) -> Result<(Session, Account)> {
+        let session = self
+            .store
+            .session_by_token(&token_hash(session_token), self.now())
+            .await?
+            .ok_or(Error::NotSignedIn)?;
+        let account = self
+            .store
+            .account_by_id(&session.account_id)
+            .await?
+            .ok_or(Error::NotSignedIn)?;
+        Ok((session, account))
+    }
+
+    /// Ends a session.
+    pub async fn sign_out(&self, session: &Session, origin: &Origin) -> Result<()> {
+        self.store.delete_session(&session.id).await?;
+        self.record(Some(&session.account_id), "signed_out", origin, "")
+            .await
+    }
+
+    /// Fails with [`Error::StepUpRequired`] when the password was last
+    /// entered in this session longer ago than the policy allows.
+    pub fn require_recent_password(&self, session: &Session) -> Result<()> {
+        if self.now() - session.password_at <= self.policy.step_up_minutes * 60 {
+            Ok(())
+        } else {
+            Err(Error::StepUpRequired)
+        }
+    }
+
+    /// Re-enters the password in a session (step-up re-authentication).
+    pub async fn step_up(
+        &self,
+        session: &Session,
+        account: &Account,
+        password: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        self.check_password(&account.email, password, origin)
+            .await?;
+        self.store
+            .touch_session_password(&session.id, self.now())
+            .await?;
+        self.record(Some(&account.id), "step_up", origin, "").await
+    }
+
+    /// Changes the password: every other session ends and every remembered
+    /// browser is forgotten (SPEC §1.6).
+    pub async fn change_password(
+        &self,
+        session: &Session,
+        account: &Account,
+        current: &str,
+        new: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        check_password_length(new)?;
+        self.check_password(&account.email, current, origin).await?;
+        let hash = self.hasher.hash(new).await?;
+        self.store.set_password_hash(&account.id, &hash).await?;
+        self.store
+            .delete_sessions_except(&account.id, Some(&session.id))
+            .await?;
+        self.store.delete_browsers(&account.id).await?;
+        self.store
+            .touch_session_password(&session.id, self.now())
+            .await?;
+        self.record(Some(&account.id), "password_changed", origin, "")
+            .await
+    }
+
+    /// Sets the account's language.
+    pub async fn set_locale(&self, account: &Account, locale: &str) -> Result<()> {
+        self.store.set_locale(&account.id, locale).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_email;
+
+    #[test]
+    fn emails_are_checked_and_lowercased() {
+        assert_eq!(
+            normalize_email(" Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "a@b@example.com",
+            "alice@.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

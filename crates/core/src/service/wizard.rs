@@ -1,0 +1,240 @@
+//! The enable wizard (SPEC §3): page 1 verifies a primary method, page 2 a
+//! backup, page 3 turns two-step verification on and shows backup codes
+//! once. Methods verified on pages 1 and 2 stay inactive — unusable for
+//! sign-in — until page 3, so leaving midway leaves 2SV off and nothing
+//! half-enrolled in use (§3.4). Starting page 1 again discards them.
+
+use nidan_otp::{KeyUri, Secret, Totp, Window};
+use zeroize::Zeroizing;
+
+use super::{Nidan, clean_name};
+use crate::error::{Error, Result};
+use crate::model::{Account, Method, MethodKind, MethodRole, Origin};
+use crate::policy::BackupRule;
+use crate::secrets::{backup_code_hash, new_backup_code, new_id, normalize_backup_code};
+use crate::store::Store;
+
+/// A new authenticator app waiting for its first code.
+#[derive(Debug)]
+pub struct NewApp {
+    /// The method's id, to confirm it.
+    pub method_id: String,
+    /// The key, to show as Base32 in groups of four.
+    pub secret: Secret,
+    /// The `otpauth://` URI for the QR code.
+    pub uri: Zeroizing<String>,
+}
+
+/// Where the wizard stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WizardState {
+    /// The verified primary, once page 1 is done.
+    pub primary: Option<Method>,
+    /// The verified backup, once page 2 is done.
+    pub backup: Option<Method>,
+    /// Whether page 2 may be skipped (policy: backup codes suffice).
+    pub backup_optional: bool,
+}
+
+/// What page 3 produces.
+#[derive(Debug)]
+pub struct Enabled {
+    /// The backup codes, shown once.
+    pub backup_codes: Vec<Zeroizing<String>>,
+    /// A remembered-browser token if "Don't require codes on this
+    /// browser" was ticked.
+    pub remember_token: Option<Zeroizing<String>>,
+}
+
+impl<S: Store> Nidan<S> {
+    /// The wizard's progress for this account.
+    pub async fn wizard_state(&self, account: &Account) -> Result<WizardState> {
+        let pending: Vec<Method> = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .filter(|m| !m.active && m.confirmed_at.is_some())
+            .collect();
+        Ok(WizardState {
+            primary: pending
+                .iter()
+                .find(|m| m.role == MethodRole::Primary)
+                .cloned(),
+            backup: pending
+                .iter()
+                .find(|m| m.role == MethodRole::Backup)
+                .cloned(),
+            backup_optional: self.policy.backup_rule == BackupRule::BackupCodesSuffice,
+        })
+    }
+
+    /// Creates an authenticator app for the wizard (`role` primary or
+    /// backup) or, with 2SV on, as an added backup. Returns the key and URI
+    /// to show; the app is unusable until [`Nidan::confirm_app`].
+    pub async fn begin_app(
+        &self,
+        account: &Account,
+        role: MethodRole,
+        name: &str,
+    ) -> Result<NewApp> {
+        let name = clean_name(name)?;
+        let on = account.two_sv_on_since.is_some();
+        if !on {
+            let state = self.wizard_state(account).await?;
+            match role {
+                // Page 1 again: start over.
+                MethodRole::Primary => self.store.delete_inactive_methods(&account.id).await?,
+                MethodRole::Backup if state.primary.is_none() => {
+                    return Err(Error::WizardOrder("set up the primary method first"));
+                }
+                MethodRole::Backup => {
+                    // Drop an earlier unfinished backup attempt, keep the primary.
+                    for m in self.store.methods(&account.id).await? {
+                        if !m.active && m.role == MethodRole::Backup {
+                            self.store.delete_method(&m.id).await?;
+                        }
+                    }
+                }
+            }
+        }
+        let secret = Secret::generate().map_err(|e| Error::Crypto(e.to_string()))?;
+        let id = new_id()?;
+        let method = Method {
+            id: id.clone(),
+            account_id: account.id.clone(),
+            kind: MethodKind::App,
+            role: if on { MethodRole::Backup } else { role },
+            name,
+            secret_sealed: Some(self.key.seal(secret.expose(), &id)?),
+            last_step: None,
+            created_at: self.now(),
+            confirmed_at: None,
+            active: false,
+        };
+        self.store.insert_method(&method).await?;
+        let uri = KeyUri::new_totp(
+            secret.clone(),
+            Some(self.policy.service_name.clone()),
+            account.email.clone(),
+        )
+        .to_uri();
+        Ok(NewApp {
+            method_id: id,
+            secret,
+            uri,
+        })
+    }
+
+    /// Verifies the first code of a new app. In the wizard it then waits
+    /// for page 3; with 2SV already on it is active at once (§2.3 "add
+    /// another app").
+    pub async fn confirm_app(
+        &self,
+        account: &Account,
+        method_id: &str,
+        code: &str,
+        origin: &Origin,
+    ) -> Result<Method> {
+        let method = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .find(|m| m.id == method_id && !m.active && m.kind == MethodKind::App)
+            .ok_or(Error::NoSuchMethod)?;
+        let sealed = method.secret_sealed.as_ref().ok_or(Error::NoSuchMethod)?;
+        let secret = Secret::from_bytes(&self.key.open(sealed, &method.id)?)
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let now = u64::try_from(self.now()).unwrap_or(0);
+        let step = match Totp::default().verify(
+            &secret,
+            code,
+            now,
+            Window::symmetric(self.policy.totp_window),
+        ) {
+            Ok(step) => i64::try_from(step.0).unwrap_or(i64::MAX),
+            Err(nidan_otp::VerifyError::Malformed { .. }) => {
+                return Err(Error::MalformedCode("a code is 6 digits".into()));
+            }
+            Err(nidan_otp::VerifyError::Mismatch) => {
+                return Err(Error::WrongCode {
+                    attempts_left: self.policy.max_code_attempts,
+                });
+            }
+        };
+        // The step just used cannot be replayed at the next sign-in.
+        self.store
+            .confirm_method(&method.id, self.now(), step)
+            .await?;
+        if account.two_sv_on_since.is_some() {
+            self.store
+                .activate_methods(&account.id, &[(method.id.clone(), MethodRole::Backup)])
+                .await?;
+            self.record(Some(&account.id), "method_added", origin, &method.name)
+                .await?;
+        }
+        let mut confirmed = method;
+        confirmed.confirmed_at = Some(self.now());
+        confirmed.last_step = Some(step);
+        Ok(confirmed)
+    }
+
+    /// Page 3: turns 2SV on with the verified methods, replaces the backup
+    /// codes and returns them for showing once.
+    pub async fn enable(
+        &self,
+        account: &Account,
+        remember_browser: bool,
+        origin: &Origin,
+    ) -> Result<Enabled> {
+        if account.two_sv_on_since.is_some() {
+            return Err(Error::AlreadyOn);
+        }
+        let state = self.wizard_state(account).await?;
+        let primary = state
+            .primary
+            .ok_or(Error::WizardOrder("set up the primary method first"))?;
+        let mut roles = vec![(primary.id.clone(), MethodRole::Primary)];
+        match state.backup {
+            Some(backup) => roles.push((backup.id, MethodRole::Backup)),
+            None if state.backup_optional => {}
+            None => return Err(Error::WizardOrder("set up a backup method first")),
+        }
+        self.store.activate_methods(&account.id, &roles).await?;
+        self.store.delete_inactive_methods(&account.id).await?;
+        let backup_codes = self.issue_backup_codes(account).await?;
+        self.store.set_two_sv(&account.id, Some(self.now())).await?;
+        self.record(Some(&account.id), "two_sv_on", origin, &primary.name)
+            .await?;
+        let remember_token = if remember_browser {
+            Some(self.remember_browser(account, origin).await?)
+        } else {
+            None
+        };
+        Ok(Enabled {
+            backup_codes,
+            remember_token,
+        })
+    }
+
+    /// Generates a fresh set of backup codes, invalidating the old ones.
+    pub(crate) async fn issue_backup_codes(
+        &self,
+        account: &Account,
+    ) -> Result<Vec<Zeroizing<String>>> {
+        let mut codes = Vec::with_capacity(self.policy.backup_code_count);
+        let mut hashes = Vec::with_capacity(self.policy.backup_code_count);
+        for _ in 0..self.policy.backup_code_count {
+            let code = new_backup_code()?;
+            let normalized = normalize_backup_code(&code)
+                .ok_or_else(|| Error::Crypto("backup code alphabet".into()))?;
+            hashes.push(backup_code_hash(&account.id, &normalized));
+            codes.push(code);
+        }
+        self.store
+            .replace_backup_codes(&account.id, &hashes, self.now())
+            .await?;
+        Ok(codes)
+    }
+}

@@ -1,0 +1,182 @@
+//! What the domain needs from persistence. Implementations only store and
+//! fetch; every rule lives in [`crate::service`]. The operations that
+//! carry single use and limits are atomic conditional updates, so they
+//! hold across processes sharing one database.
+
+use std::future::Future;
+
+use crate::error::Result;
+use crate::model::{Account, Challenge, Event, Method, MethodRole, RememberedBrowser, Session};
+
+/// Persistence for the domain. All times are Unix seconds.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts an account; `Ok(false)` if the email is taken.
+    fn insert_account(&self, account: &Account) -> impl Future<Output = Result<bool>> + Send;
+    /// The account with this (lowercased) email.
+    fn account_by_email(&self, email: &str)
+    -> impl Future<Output = Result<Option<Account>>> + Send;
+    /// The account with this id.
+    fn account_by_id(&self, id: &str) -> impl Future<Output = Result<Option<Account>>> + Send;
+    /// Replaces the password hash.
+    fn set_password_hash(
+        &self,
+        account_id: &str,
+        hash: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Sets or clears `two_sv_on_since`.
+    fn set_two_sv(
+        &self,
+        account_id: &str,
+        on_since: Option<i64>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Sets the preferred language.
+    fn set_locale(&self, account_id: &str, locale: &str)
+    -> impl Future<Output = Result<()>> + Send;
+
+    /// Inserts a method.
+    fn insert_method(&self, method: &Method) -> impl Future<Output = Result<()>> + Send;
+    /// Every method of an account, oldest first.
+    fn methods(&self, account_id: &str) -> impl Future<Output = Result<Vec<Method>>> + Send;
+    /// Marks a method's first code verified at `step`.
+    fn confirm_method(
+        &self,
+        method_id: &str,
+        at: i64,
+        step: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Makes the given methods active with the given roles.
+    fn activate_methods(
+        &self,
+        account_id: &str,
+        roles: &[(String, MethodRole)],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Changes a method's role.
+    fn set_method_role(
+        &self,
+        method_id: &str,
+        role: MethodRole,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Renames a method.
+    fn rename_method(&self, method_id: &str, name: &str)
+    -> impl Future<Output = Result<()>> + Send;
+    /// Deletes one method.
+    fn delete_method(&self, method_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the inactive (unfinished wizard) methods of an account.
+    fn delete_inactive_methods(&self, account_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes every method of an account.
+    fn delete_all_methods(&self, account_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Atomically records `step` as the last accepted step of a method if
+    /// it is newer than the one stored. `Ok(true)` means accepted; `false`
+    /// means this step or a later one was already used (a replay).
+    fn advance_last_step(
+        &self,
+        method_id: &str,
+        step: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Replaces an account's backup codes with these hashes.
+    fn replace_backup_codes(
+        &self,
+        account_id: &str,
+        hashes: &[String],
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Atomically marks an unused backup code used. `Ok(true)` if it was.
+    fn use_backup_code(
+        &self,
+        account_id: &str,
+        hash: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Unused backup codes left.
+    fn backup_codes_left(&self, account_id: &str) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Inserts a sign-in attempt under the hash of its token.
+    fn insert_challenge(
+        &self,
+        challenge: &Challenge,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The attempt with this token hash.
+    fn challenge_by_token(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<Challenge>>> + Send;
+    /// Atomically takes one try from an open attempt; returns the tries
+    /// left after it, or `None` if none were left or it was completed.
+    fn take_attempt(&self, challenge_id: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Atomically completes an open attempt. `Ok(false)` if it already was.
+    fn complete_challenge(
+        &self,
+        challenge_id: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Inserts a session under the hash of its token.
+    fn insert_session(
+        &self,
+        session: &Session,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The unexpired session with this token hash.
+    fn session_by_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Session>>> + Send;
+    /// Records a fresh password entry in a session.
+    fn touch_session_password(
+        &self,
+        session_id: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Ends one session.
+    fn delete_session(&self, session_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Ends every session of an account except `keep`.
+    fn delete_sessions_except(
+        &self,
+        account_id: &str,
+        keep: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Inserts a remembered browser under the hash of its token.
+    fn insert_browser(
+        &self,
+        browser: &RememberedBrowser,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The unexpired remembered browser of this account with this token
+    /// hash; marks it used at `now`.
+    fn use_browser(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<RememberedBrowser>>> + Send;
+    /// The unexpired remembered browsers of an account.
+    fn browsers(
+        &self,
+        account_id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<RememberedBrowser>>> + Send;
+    /// Forgets one browser of an account.
+    fn delete_browser(
+        &self,
+        account_id: &str,
+        browser_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Forgets every browser of an account.
+    fn delete_browsers(&self, account_id: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Appends to the audit log.
+    fn insert_event(&self, event: &Event) -> impl Future<Output = Result<()>> + Send;
+    /// An account's most recent events, newest first.
+    fn events(
+        &self,
+        account_id: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Event>>> + Send;
+
+    /// Whether the database answers (for `/readyz`).
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+}

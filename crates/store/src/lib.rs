@@ -1,0 +1,649 @@
+//! nidan's [`Store`] on SQL through sqlx's `Any` driver, so one set of
+//! queries (with `$N` placeholders) serves SQLite and, later, PostgreSQL;
+//! only the migrations differ per backend (`migrations/<backend>`).
+//!
+//! This crate persists and fetches; it decides nothing. The operations the
+//! domain relies on for single use (`advance_last_step`,
+//! `use_backup_code`, `take_attempt`, `complete_challenge`) are single
+//! conditional `UPDATE`s whose affected-row count is the answer, so they
+//! hold across processes sharing the database.
+
+use std::str::FromStr;
+
+use nidan_core::error::{Error, Result};
+use nidan_core::model::{
+    Account, Challenge, Event, Method, MethodKind, MethodRole, RememberedBrowser, Session,
+};
+use nidan_core::store::Store;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server (migrations arrive with the PostgreSQL issue).
+    Postgres,
+}
+
+/// A store over a pool of database connections.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn db(e: sqlx::Error) -> Error {
+    Error::Store(e.to_string())
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://path` creates the file) with at most
+    /// `max_connections`, and applies pending migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::Store(format!(
+                "unsupported database URL scheme in {url:?}; use sqlite:// or postgres://"
+            )));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Wait for a busy writer instead of failing, and let
+                        // foreign keys cascade.
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(db)?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers and one writer work at once; it persists in the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(db)?;
+        }
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite")
+                .run(&self.pool)
+                .await
+                .map_err(|e| Error::Store(e.to_string())),
+            Backend::Postgres => Err(Error::Store(
+                "PostgreSQL support is not built yet; use a sqlite:// URL".into(),
+            )),
+        }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+fn account(row: &AnyRow) -> Result<Account> {
+    let roles: String = row.try_get("roles").map_err(db)?;
+    Ok(Account {
+        id: row.try_get("id").map_err(db)?,
+        email: row.try_get("email").map_err(db)?,
+        password_hash: row.try_get("password_hash").map_err(db)?,
+        roles: roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        locale: row.try_get("locale").map_err(db)?,
+        two_sv_on_since: row.try_get("two_sv_on_since").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn method(row: &AnyRow) -> Result<Method> {
+    let kind: String = row.try_get("kind").map_err(db)?;
+    let role: String = row.try_get("role").map_err(db)?;
+    let active: i64 = row.try_get("active").map_err(db)?;
+    Ok(Method {
+        id: row.try_get("id").map_err(db)?,
+        account_id: row.try_get("account_id").map_err(db)?,
+        kind: MethodKind::parse(&kind)
+            .ok_or_else(|| Error::Store(format!("unknown method kind {kind}")))?,
+        role: MethodRole::parse(&role)
+            .ok_or_else(|| Error::Store(format!("unknown method role {role}")))?,
+        name: row.try_get("name").map_err(db)?,
+        secret_sealed: row.try_get("secret_sealed").map_err(db)?,
+        last_step: row.try_get("last_step").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        confirmed_at: row.try_get("confirmed_at").map_err(db)?,
+        active: active != 0,
+    })
+}
+
+fn session(row: &AnyRow) -> Result<Session> {
+    let keep: i64 = row.try_get("keep_signed_in").map_err(db)?;
+    Ok(Session {
+        id: row.try_get("id").map_err(db)?,
+        account_id: row.try_get("account_id").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        expires_at: row.try_get("expires_at").map_err(db)?,
+        password_at: row.try_get("password_at").map_err(db)?,
+        keep_signed_in: keep != 0,
+    })
+}
+
+fn browser(row: &AnyRow) -> Result<RememberedBrowser> {
+    Ok(RememberedBrowser {
+        id: row.try_get("id").map_err(db)?,
+        account_id: row.try_get("account_id").map_err(db)?,
+        label: row.try_get("label").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        last_used_at: row.try_get("last_used_at").map_err(db)?,
+        expires_at: row.try_get("expires_at").map_err(db)?,
+    })
+}
+
+impl Store for SqlStore {
+    async fn insert_account(&self, a: &Account) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO accounts (id, email, password_hash, roles, locale, two_sv_on_since, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&a.id)
+        .bind(&a.email)
+        .bind(&a.password_hash)
+        .bind(a.roles.join(","))
+        .bind(&a.locale)
+        .bind(a.two_sv_on_since)
+        .bind(a.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(account).transpose()
+    }
+
+    async fn account_by_id(&self, id: &str) -> Result<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(account).transpose()
+    }
+
+    async fn set_password_hash(&self, account_id: &str, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn set_two_sv(&self, account_id: &str, on_since: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE accounts SET two_sv_on_since = $1 WHERE id = $2")
+            .bind(on_since)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn set_locale(&self, account_id: &str, locale: &str) -> Result<()> {
+        sqlx::query("UPDATE accounts SET locale = $1 WHERE id = $2")
+            .bind(locale)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn insert_method(&self, m: &Method) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO methods (id, account_id, kind, role, name, secret_sealed, last_step, created_at, confirmed_at, active)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&m.id)
+        .bind(&m.account_id)
+        .bind(m.kind.as_str())
+        .bind(m.role.as_str())
+        .bind(&m.name)
+        .bind(m.secret_sealed.clone())
+        .bind(m.last_step)
+        .bind(m.created_at)
+        .bind(m.confirmed_at)
+        .bind(i64::from(m.active))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn methods(&self, account_id: &str) -> Result<Vec<Method>> {
+        let rows = sqlx::query("SELECT id, account_id, kind, role, name, secret_sealed, last_step, created_at, confirmed_at, active FROM methods WHERE account_id = $1 ORDER BY created_at, id")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(method).collect()
+    }
+
+    async fn confirm_method(&self, method_id: &str, at: i64, step: i64) -> Result<()> {
+        sqlx::query("UPDATE methods SET confirmed_at = $1, last_step = $2 WHERE id = $3")
+            .bind(at)
+            .bind(step)
+            .bind(method_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn activate_methods(
+        &self,
+        account_id: &str,
+        roles: &[(String, MethodRole)],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for (id, role) in roles {
+            sqlx::query(
+                "UPDATE methods SET active = 1, role = $1 WHERE id = $2 AND account_id = $3",
+            )
+            .bind(role.as_str())
+            .bind(id)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn set_method_role(&self, method_id: &str, role: MethodRole) -> Result<()> {
+        sqlx::query("UPDATE methods SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(method_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn rename_method(&self, method_id: &str, name: &str) -> Result<()> {
+        sqlx::query("UPDATE methods SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(method_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_method(&self, method_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM methods WHERE id = $1")
+            .bind(method_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_inactive_methods(&self, account_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM methods WHERE account_id = $1 AND active = 0")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_all_methods(&self, account_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM methods WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn advance_last_step(&self, method_id: &str, step: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE methods SET last_step = $1 WHERE id = $2 AND (last_step IS NULL OR last_step < $1)")
+            .bind(step)
+            .bind(method_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        account_id: &str,
+        hashes: &[String],
+        at: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM backup_codes WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for hash in hashes {
+            sqlx::query(
+                "INSERT INTO backup_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(account_id)
+            .bind(hash)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn use_backup_code(&self, account_id: &str, hash: &str, at: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE backup_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL")
+            .bind(at)
+            .bind(account_id)
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn backup_codes_left(&self, account_id: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM backup_codes WHERE account_id = $1 AND used_at IS NULL",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        row.try_get("n").map_err(db)
+    }
+
+    async fn insert_challenge(&self, c: &Challenge, token_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO challenges (id, token_hash, account_id, expires_at, attempts_left, keep_signed_in, completed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&c.id)
+        .bind(token_hash)
+        .bind(&c.account_id)
+        .bind(c.expires_at)
+        .bind(c.attempts_left)
+        .bind(i64::from(c.keep_signed_in))
+        .bind(c.completed_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn challenge_by_token(&self, token_hash: &str) -> Result<Option<Challenge>> {
+        let row = sqlx::query("SELECT id, account_id, expires_at, attempts_left, keep_signed_in, completed_at FROM challenges WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|row| {
+            let keep: i64 = row.try_get("keep_signed_in").map_err(db)?;
+            Ok(Challenge {
+                id: row.try_get("id").map_err(db)?,
+                account_id: row.try_get("account_id").map_err(db)?,
+                expires_at: row.try_get("expires_at").map_err(db)?,
+                attempts_left: row.try_get("attempts_left").map_err(db)?,
+                keep_signed_in: keep != 0,
+                completed_at: row.try_get("completed_at").map_err(db)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn take_attempt(&self, challenge_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "UPDATE challenges SET attempts_left = attempts_left - 1
+             WHERE id = $1 AND attempts_left > 0 AND completed_at IS NULL RETURNING attempts_left",
+        )
+        .bind(challenge_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|r| r.try_get("attempts_left").map_err(db))
+            .transpose()
+    }
+
+    async fn complete_challenge(&self, challenge_id: &str, at: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND attempts_left > 0")
+            .bind(at)
+            .bind(challenge_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_session(&self, s: &Session, token_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, password_at, keep_signed_in)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id)
+        .bind(token_hash)
+        .bind(&s.account_id)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .bind(s.password_at)
+        .bind(i64::from(s.keep_signed_in))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT id, account_id, created_at, expires_at, password_at, keep_signed_in FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn touch_session_password(&self, session_id: &str, at: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET password_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_sessions_except(&self, account_id: &str, keep: Option<&str>) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id <> $2")
+            .bind(account_id)
+            .bind(keep.unwrap_or(""))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn insert_browser(&self, b: &RememberedBrowser, token_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO remembered_browsers (id, token_hash, account_id, label, created_at, last_used_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&b.id)
+        .bind(token_hash)
+        .bind(&b.account_id)
+        .bind(&b.label)
+        .bind(b.created_at)
+        .bind(b.last_used_at)
+        .bind(b.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn use_browser(
+        &self,
+        account_id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<RememberedBrowser>> {
+        let row = sqlx::query(
+            "UPDATE remembered_browsers SET last_used_at = $1
+             WHERE account_id = $2 AND token_hash = $3 AND expires_at > $1 RETURNING id, account_id, label, created_at, last_used_at, expires_at",
+        )
+        .bind(now)
+        .bind(account_id)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(browser).transpose()
+    }
+
+    async fn browsers(&self, account_id: &str, now: i64) -> Result<Vec<RememberedBrowser>> {
+        let rows = sqlx::query("SELECT id, account_id, label, created_at, last_used_at, expires_at FROM remembered_browsers WHERE account_id = $1 AND expires_at > $2 ORDER BY last_used_at DESC")
+            .bind(account_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(browser).collect()
+    }
+
+    async fn delete_browser(&self, account_id: &str, browser_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(browser_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_browsers(&self, account_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn insert_event(&self, e: &Event) -> Result<()> {
+        sqlx::query("INSERT INTO events (id, account_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&e.id)
+            .bind(e.account_id.clone())
+            .bind(&e.kind)
+            .bind(e.at)
+            .bind(&e.ip)
+            .bind(&e.user_agent)
+            .bind(&e.detail)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn events(&self, account_id: &str, limit: i64) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT id, account_id, kind, at, ip, user_agent, detail FROM events WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2")
+            .bind(account_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Event {
+                    id: row.try_get("id").map_err(db)?,
+                    account_id: row.try_get("account_id").map_err(db)?,
+                    kind: row.try_get("kind").map_err(db)?,
+                    at: row.try_get("at").map_err(db)?,
+                    ip: row.try_get("ip").map_err(db)?,
+                    user_agent: row.try_get("user_agent").map_err(db)?,
+                    detail: row.try_get("detail").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" => Ok(Self::Postgres),
+            other => Err(Error::Store(format!("unknown backend {other}"))),
+        }
+    }
+}
