@@ -126,6 +126,37 @@ impl<S: Store> Nidan<S> {
         })
     }
 
+    /// The key and URI of an app still waiting for its first code, to show
+    /// the QR code again (a reload, a wrong code).
+    pub async fn pending_app(&self, account: &Account, method_id: &str) -> Result<NewApp> {
+        let method = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .find(|m| {
+                m.id == method_id
+                    && !m.active
+                    && m.confirmed_at.is_none()
+                    && m.kind == MethodKind::App
+            })
+            .ok_or(Error::NoSuchMethod)?;
+        let sealed = method.secret_sealed.as_ref().ok_or(Error::NoSuchMethod)?;
+        let secret = Secret::from_bytes(&self.key.open(sealed, &method.id)?)
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let uri = KeyUri::new_totp(
+            secret.clone(),
+            Some(self.policy.service_name.clone()),
+            account.email.clone(),
+        )
+        .to_uri();
+        Ok(NewApp {
+            method_id: method.id,
+            secret,
+            uri,
+        })
+    }
+
     /// Verifies the first code of a new app. In the wizard it then waits
     /// for page 3; with 2SV already on it is active at once (§2.3 "add
     /// another app").

@@ -1,0 +1,99 @@
+//! The configuration: one typed struct, read from an optional TOML file and
+//! `NIDAN_*` environment variables (`NIDAN_LISTEN`, `NIDAN_POLICY__TOTP_WINDOW`,
+//! nested keys joined by `__`). Defaults run the embedded setup: SQLite and
+//! a key file in `./nidan-data`, listening on 127.0.0.1:8080.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use nidan_core::Policy;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite file and the master key file live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default: `sqlite://<data_dir>/nidan.db`.
+    pub database_url: Option<String>,
+    /// Connection pool size.
+    pub database_max_connections: u32,
+    /// The master key file; default `<data_dir>/master.key`. The
+    /// `NIDAN_MASTER_KEY` variable (Base64 of 32 bytes) takes precedence.
+    pub master_key_file: Option<PathBuf>,
+    /// The URL people reach nidan at. When it starts with `https://`,
+    /// cookies are marked `Secure`.
+    pub public_url: Option<String>,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// The rules of sign-in and 2SV.
+    pub policy: Policy,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("nidan-data"),
+            database_url: None,
+            database_max_connections: 8,
+            master_key_file: None,
+            public_url: None,
+            log_format: LogFormat::Text,
+            policy: Policy::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` (if given) and the environment over the defaults.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("NIDAN")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let merged = builder.build()?;
+        Ok(merged.try_deserialize()?)
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("nidan.db").display()))
+    }
+
+    /// The master key file in force.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// Whether cookies get the `Secure` flag.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}

@@ -1,0 +1,229 @@
+//! What every request carries: the language, where it came from, and the
+//! signed-in session (from the `nidan_session` cookie or an
+//! `Authorization: Bearer` token).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, USER_AGENT};
+use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
+use nidan_core::model::{Account, Origin, Session};
+
+use super::AppState;
+
+/// Cookie names.
+pub const SESSION_COOKIE: &str = "nidan_session";
+/// The remembered-browser cookie.
+pub const REMEMBER_COOKIE: &str = "nidan_rb";
+/// The sign-in attempt waiting for a code.
+pub const CHALLENGE_COOKIE: &str = "nidan_challenge";
+/// The email typed on the first sign-in page.
+pub const EMAIL_COOKIE: &str = "nidan_email";
+/// The chosen language.
+pub const LANG_COOKIE: &str = "nidan_lang";
+
+/// The page language: `ja` or `en`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tr {
+    /// The locale code.
+    pub lang: &'static str,
+}
+
+impl Tr {
+    /// Picks the language from the cookie, then Accept-Language, else English.
+    pub fn from_parts(parts: &Parts) -> Self {
+        let jar = CookieJar::from_headers(&parts.headers);
+        if let Some(c) = jar.get(LANG_COOKIE) {
+            return Self::from_code(c.value());
+        }
+        let accept = parts
+            .headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        for tag in accept.split(',') {
+            let tag = tag
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("ja") {
+                return Self { lang: "ja" };
+            }
+            if tag.starts_with("en") {
+                return Self { lang: "en" };
+            }
+        }
+        Self { lang: "en" }
+    }
+
+    /// `ja` for "ja", English otherwise.
+    pub fn from_code(code: &str) -> Self {
+        Self {
+            lang: if code == "ja" { "ja" } else { "en" },
+        }
+    }
+
+    /// The translation of `key`.
+    pub fn s(&self, key: &str) -> String {
+        rust_i18n::t!(key, locale = self.lang).into_owned()
+    }
+
+    /// The translation of `key` with `%{name}` placeholders filled.
+    pub fn f(&self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut text = self.s(key);
+        for (name, value) in args {
+            text = text.replace(&format!("%{{{name}}}"), value);
+        }
+        text
+    }
+
+    /// The other language, for the switch.
+    pub fn other(&self) -> &'static str {
+        if self.lang == "ja" { "en" } else { "ja" }
+    }
+
+    /// A Unix time as a date (UTC) for display.
+    pub fn date(&self, unix: &i64) -> String {
+        let days = unix.div_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        if self.lang == "ja" {
+            format!("{y}年{m}月{d}日")
+        } else {
+            format!("{y}-{m:02}-{d:02}")
+        }
+    }
+
+    /// A Unix time as date and time (UTC).
+    pub fn datetime(&self, unix: &i64) -> String {
+        let secs = unix.rem_euclid(86_400);
+        format!(
+            "{} {:02}:{:02} UTC",
+            self.date(unix),
+            secs / 3600,
+            secs % 3600 / 60
+        )
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's
+/// `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Tr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(parts))
+    }
+}
+
+/// Where the request came from.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin(pub Origin);
+
+/// "Chrome on Linux" from a User-Agent.
+pub fn browser_label(user_agent: &str) -> String {
+    match woothee::parser::Parser::new().parse(user_agent) {
+        Some(r) if r.name != "UNKNOWN" => {
+            if r.os == "UNKNOWN" {
+                r.name.to_owned()
+            } else {
+                format!("{} on {}", r.name, r.os)
+            }
+        }
+        _ => "Unknown browser".to_owned(),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
+        let user_agent: String = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(512)
+            .collect();
+        let browser_label = browser_label(&user_agent);
+        Ok(Self(Origin {
+            ip,
+            user_agent,
+            browser_label,
+        }))
+    }
+}
+
+/// The session token a request presents, if any.
+pub fn session_token(parts: &Parts) -> Option<String> {
+    if let Some(bearer) = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_owned());
+    }
+    CookieJar::from_headers(&parts.headers)
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// A signed-in request, or `None`.
+#[derive(Debug, Clone)]
+pub struct MaybeSignedIn(pub Option<(Session, Account)>);
+
+impl FromRequestParts<AppState> for MaybeSignedIn {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = session_token(parts) else {
+            return Ok(Self(None));
+        };
+        Ok(Self(state.nidan.authenticate(&token).await.ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_calendar_dates() {
+        let en = Tr::from_code("en");
+        assert_eq!(en.date(&0), "1970-01-01");
+        assert_eq!(en.date(&1_782_777_600), "2026-06-30");
+        assert_eq!(Tr::from_code("ja").date(&1_782_777_600), "2026年6月30日");
+    }
+
+    #[test]
+    fn browser_labels_read_naturally() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(browser_label(ua), "Chrome on Linux");
+        assert_eq!(browser_label("curl/8"), "Unknown browser");
+    }
+}

@@ -1,0 +1,90 @@
+//! One mapping from core errors to HTTP: status, a stable machine code,
+//! and a localized message. Internal errors are logged with their detail;
+//! clients get a generic sentence.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use nidan_core::Error;
+use serde::Serialize;
+
+use super::context::Tr;
+
+/// Status and machine code for each error.
+pub fn classify(e: &Error) -> (StatusCode, &'static str) {
+    match e {
+        Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+        Error::InvalidEmail => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
+        Error::PasswordLength => (StatusCode::UNPROCESSABLE_ENTITY, "password_length"),
+        Error::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+        Error::WrongCode { .. } => (StatusCode::UNAUTHORIZED, "wrong_code"),
+        Error::MalformedCode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "malformed_code"),
+        Error::CodeAlreadyUsed => (StatusCode::UNAUTHORIZED, "code_already_used"),
+        Error::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        Error::ChallengeExpired => (StatusCode::GONE, "challenge_expired"),
+        Error::NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in"),
+        Error::StepUpRequired => (StatusCode::FORBIDDEN, "step_up_required"),
+        Error::NoSuchMethod => (StatusCode::NOT_FOUND, "no_such_method"),
+        Error::WizardOrder(_) => (StatusCode::CONFLICT, "wizard_order"),
+        Error::LastMethod => (StatusCode::CONFLICT, "last_method"),
+        Error::AlreadyOn => (StatusCode::CONFLICT, "already_on"),
+        Error::NotOn => (StatusCode::CONFLICT, "not_on"),
+        Error::InvalidName => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+        Error::Store(_) | Error::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// The message a person reads.
+pub fn message(e: &Error, tr: Tr) -> String {
+    let (status, code) = classify(e);
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e, "internal error");
+    }
+    match e {
+        Error::WrongCode { attempts_left } => {
+            tr.f("error.wrong_code", &[("left", &attempts_left.to_string())])
+        }
+        _ => tr.s(&format!("error.{code}")),
+    }
+}
+
+/// The JSON body of an API error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An API error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine code, e.g. `wrong_code`.
+    pub code: String,
+    /// Human message in the request's language.
+    pub message: String,
+    /// For `wrong_code`: tries left in this sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<i64>,
+}
+
+/// A core error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub Error, pub Tr);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = classify(&self.0);
+        let attempts_left = match self.0 {
+            Error::WrongCode { attempts_left } => Some(attempts_left),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: message(&self.0, self.1),
+                attempts_left,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}

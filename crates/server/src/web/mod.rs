@@ -1,0 +1,220 @@
+//! The web layer: one router with the pages (`pages`), the JSON API
+//! (`api`, described at `/api/openapi.json`), health endpoints, security
+//! headers and CSRF protection on every state-changing request.
+
+pub mod api;
+pub mod context;
+pub mod error;
+pub mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERER, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use nidan_core::{Nidan, Store};
+use nidan_store::SqlStore;
+use tower_http::csrf::CsrfLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Config;
+use context::{LANG_COOKIE, Tr};
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The domain service.
+    pub nidan: Arc<Nidan<SqlStore>>,
+    /// Whether cookies are `Secure`.
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// A cookie with the flags every nidan cookie has: HttpOnly,
+    /// SameSite=Lax, path /, Secure behind HTTPS. `max_age` in seconds;
+    /// `None` makes a browser-session cookie.
+    pub fn cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        max_age: Option<i64>,
+    ) -> Cookie<'static> {
+        let mut c = Cookie::build((name, value))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .secure(self.secure_cookies);
+        if let Some(seconds) = max_age {
+            c = c.max_age(time_seconds(seconds));
+        }
+        c.build()
+    }
+
+    /// A cookie that deletes `name`.
+    pub fn removal(&self, name: &'static str) -> Cookie<'static> {
+        let mut c = self.cookie(name, String::new(), Some(0));
+        c.make_removal();
+        c
+    }
+}
+
+fn time_seconds(seconds: i64) -> time::Duration {
+    time::Duration::seconds(seconds)
+}
+
+/// Content Security Policy: nothing but our own stylesheet and inline SVG;
+/// no scripts at all, no framing.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/static/nidan.css", get(stylesheet))
+        .route("/lang", post(switch_language))
+        .layer(CsrfLayer::new())
+        // Forms and JSON bodies are small; identity documents will get
+        // their own limit on their own route.
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        // Pages show keys, codes and account details: never cache them.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.nidan.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/nidan.css"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LangForm {
+    lang: String,
+}
+
+/// The language switch: remembers the choice for a year and returns to
+/// the page it came from (same site only).
+async fn switch_language(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(form): Form<LangForm>,
+) -> Response {
+    let lang = Tr::from_code(&form.lang).lang;
+    let back = headers
+        .get(REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.find("://")
+                .and_then(|i| r.get(i + 3..))
+                .and_then(|rest| rest.find('/').and_then(|j| rest.get(j..)))
+        })
+        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        .unwrap_or("/")
+        .to_owned();
+    (
+        jar.add(state.cookie(LANG_COOKIE, lang.to_owned(), Some(365 * 86_400))),
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let nidan = crate::build(&config).await?;
+    let state = AppState {
+        nidan,
+        secure_cookies: config.secure_cookies(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = %redact_url(&config.database_url()), "nidan is listening");
+    println!("nidan is running: open http://{address}/ in your browser");
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    Ok(())
+}
+
+/// A database URL without its password, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!(
+            "{}://***@{}",
+            url.get(..scheme).unwrap_or(""),
+            url.get(at + 1..).unwrap_or("")
+        ),
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,858 @@
+//! The HTML pages. Each handler reads a form, calls one core operation and
+//! renders a template or redirects; errors are shown on the same page in
+//! the visitor's language. No page needs JavaScript.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use nidan_core::Error;
+use nidan_core::model::{Account, MethodRole, Session};
+use nidan_core::service::signin::{PasswordStep, SignedIn};
+use serde::Deserialize;
+
+use super::AppState;
+use super::context::{
+    CHALLENGE_COOKIE, EMAIL_COOKIE, MaybeSignedIn, REMEMBER_COOKIE, RequestOrigin, SESSION_COOKIE,
+    Tr,
+};
+use super::error::message;
+
+/// The page routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/signup", get(signup_page).post(signup))
+        .route("/signin", get(signin_page).post(signin_email))
+        .route("/signin/password", get(password_page).post(signin_password))
+        .route("/signin/code", get(code_page).post(signin_code))
+        .route("/signout", post(signout))
+        .route("/account", get(account_page))
+        .route("/password", get(change_password_page).post(change_password))
+        .route("/security", get(security_page))
+        .route("/security/reauth", get(reauth_page).post(reauth))
+        .route("/security/wizard", get(wizard_page))
+        .route("/security/wizard/app", post(wizard_begin_app))
+        .route(
+            "/security/wizard/app/{id}",
+            get(wizard_app_page).post(wizard_confirm_app),
+        )
+        .route("/security/wizard/finish", post(wizard_finish))
+        .route("/security/apps/new", get(add_app_page))
+        .route("/security/methods/{id}/remove", post(remove_method))
+        .route("/security/methods/{id}/rename", post(rename_method))
+        .route("/security/methods/{id}/primary", post(make_primary))
+        .route("/security/backup-codes", post(regenerate_codes))
+        .route("/security/turn-off", post(turn_off))
+        .route("/security/browsers/{id}/forget", post(forget_browser))
+        .route("/security/browsers/forget-all", post(forget_all_browsers))
+}
+
+/// The fields every page shares, flattened into each template.
+macro_rules! page {
+    ($name:ident, $path:literal { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Template, WebTemplate)]
+        #[template(path = $path)]
+        struct $name {
+            t: Tr,
+            service: String,
+            signed_in: bool,
+            error: Option<String>,
+            notice: Option<String>,
+            $($field: $ty),*
+        }
+    };
+}
+
+page!(SignupPage, "signup.html" { email: String });
+page!(SigninEmailPage, "signin_email.html" { email: String });
+page!(SigninPasswordPage, "signin_password.html" { email: String });
+page!(CodePage, "code.html" { app_lines: Vec<String> });
+page!(AccountPage, "account.html" { email: String, two_sv_on: bool });
+page!(ReauthPage, "reauth.html" { email: String });
+page!(PasswordPage, "password.html" { email: String });
+page!(SecurityPage, "security.html" {
+    on_since: Option<i64>,
+    status_on: String,
+    methods: Vec<MethodLine>,
+    browsers_title: String,
+    browsers: Vec<BrowserLine>,
+    backup_title: String,
+    events: Vec<EventLine>,
+});
+page!(WizardChoosePage, "wizard_choose.html" { heading: String, step: Option<String>, primary_line: Option<String>, backup: bool, default_name: String });
+page!(WizardAppPage, "wizard_app.html" { heading: String, step: Option<String>, qr_svg: String, secret_grouped: String, method_id: String });
+page!(WizardFinalPage, "wizard_final.html" { step: String, primary_line: String, backup_line: Option<String> });
+page!(CodesPage, "codes.html" { heading: String, codes: Vec<String> });
+
+struct MethodLine {
+    id: String,
+    name: String,
+    primary: bool,
+    added: String,
+}
+
+struct BrowserLine {
+    id: String,
+    line: String,
+}
+
+struct EventLine {
+    when: String,
+    kind: String,
+    detail: String,
+    ip: String,
+}
+
+/// Builds the shared fields.
+struct Base {
+    t: Tr,
+    service: String,
+    signed_in: bool,
+}
+
+impl Base {
+    fn new(state: &AppState, t: Tr, signed_in: bool) -> Self {
+        Self {
+            t,
+            service: state.nidan.policy().service_name.clone(),
+            signed_in,
+        }
+    }
+}
+
+macro_rules! render {
+    ($page:ident, $base:expr, $error:expr, $notice:expr, { $($field:ident : $value:expr),* $(,)? }) => {{
+        let base = $base;
+        $page { t: base.t, service: base.service, signed_in: base.signed_in, error: $error, notice: $notice, $($field: $value),* }.into_response()
+    }};
+}
+
+fn to(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+async fn index(me: MaybeSignedIn) -> Response {
+    if me.0.is_some() {
+        to("/account")
+    } else {
+        to("/signin")
+    }
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    email: String,
+    password: String,
+}
+
+async fn signup_page(State(state): State<AppState>, t: Tr) -> Response {
+    render!(SignupPage, Base::new(&state, t, false), None, None, { email: String::new() })
+}
+
+fn with_session(state: &AppState, jar: CookieJar, signed: &SignedIn) -> CookieJar {
+    let max_age = signed
+        .session
+        .keep_signed_in
+        .then(|| signed.session.expires_at - signed.session.created_at);
+    let mut jar = jar
+        .add(state.cookie(SESSION_COOKIE, signed.session_token.to_string(), max_age))
+        .remove(state.removal(CHALLENGE_COOKIE));
+    if let Some(remember) = &signed.remember_token {
+        let days = state.nidan.policy().remember_browser_days;
+        jar = jar.add(state.cookie(REMEMBER_COOKIE, remember.to_string(), Some(days * 86_400)));
+    }
+    jar
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Form(form): Form<SignupForm>,
+) -> Response {
+    match state
+        .nidan
+        .sign_up(&form.email, &form.password, t.lang, &origin)
+        .await
+    {
+        Ok(signed) => (with_session(&state, jar, &signed), to("/security")).into_response(),
+        Err(e) => {
+            render!(SignupPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: form.email })
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    email: String,
+}
+
+async fn signin_page(State(state): State<AppState>, t: Tr, jar: CookieJar) -> Response {
+    let email = jar
+        .get(EMAIL_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    render!(SigninEmailPage, Base::new(&state, t, false), None, None, { email: email })
+}
+
+async fn signin_email(
+    State(state): State<AppState>,
+    t: Tr,
+    jar: CookieJar,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    match nidan_core::service::signin::normalize_email(&form.email) {
+        // The page never says whether the account exists (§1.3).
+        Ok(email) => (
+            jar.add(state.cookie(EMAIL_COOKIE, email, Some(3600))),
+            to("/signin/password"),
+        )
+            .into_response(),
+        Err(e) => {
+            render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: form.email })
+        }
+    }
+}
+
+async fn password_page(State(state): State<AppState>, t: Tr, jar: CookieJar) -> Response {
+    match jar.get(EMAIL_COOKIE) {
+        Some(c) => {
+            render!(SigninPasswordPage, Base::new(&state, t, false), None, None, { email: c.value().to_owned() })
+        }
+        None => to("/signin"),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: String,
+    #[serde(default)]
+    keep: Option<String>,
+}
+
+async fn signin_password(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let Some(email) = jar.get(EMAIL_COOKIE).map(|c| c.value().to_owned()) else {
+        return to("/signin");
+    };
+    let remembered = jar.get(REMEMBER_COOKIE).map(|c| c.value().to_owned());
+    match state
+        .nidan
+        .sign_in(
+            &email,
+            &form.password,
+            form.keep.is_some(),
+            remembered.as_deref(),
+            &origin,
+        )
+        .await
+    {
+        Ok(PasswordStep::SignedIn(signed)) => {
+            (with_session(&state, jar, &signed), to("/account")).into_response()
+        }
+        Ok(PasswordStep::CodeRequired(required)) => {
+            let minutes = state.nidan.policy().challenge_minutes;
+            (
+                jar.add(state.cookie(
+                    CHALLENGE_COOKIE,
+                    required.challenge_token.to_string(),
+                    Some(minutes * 60),
+                )),
+                to("/signin/code"),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            render!(SigninPasswordPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: email })
+        }
+    }
+}
+
+async fn code_page_with(state: &AppState, t: Tr, error: Option<String>) -> Response {
+    // The names of the apps are shown only after the password, to the
+    // person at this sign-in attempt; they come from the challenge's
+    // account, looked up by the core on the next step. Until then the
+    // page lists the generic ways.
+    let app_lines = vec![t.f("code.use_app", &[("name", &t.s("security.app"))])];
+    render!(CodePage, Base::new(state, t, false), error, None, { app_lines: app_lines })
+}
+
+async fn code_page(State(state): State<AppState>, t: Tr, jar: CookieJar) -> Response {
+    if jar.get(CHALLENGE_COOKIE).is_none() {
+        return to("/signin");
+    }
+    code_page_with(&state, t, None).await
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+    #[serde(default)]
+    remember: Option<String>,
+}
+
+async fn signin_code(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
+        return to("/signin");
+    };
+    match state
+        .nidan
+        .verify_code(&token, &form.code, form.remember.is_some(), &origin)
+        .await
+    {
+        Ok(signed) => (with_session(&state, jar, &signed), to("/account")).into_response(),
+        Err(e @ (Error::TooManyAttempts | Error::ChallengeExpired)) => {
+            let jar = jar.remove(state.removal(CHALLENGE_COOKIE));
+            let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
+            (jar, page).into_response()
+        }
+        Err(e) => code_page_with(&state, t, Some(message(&e, t))).await,
+    }
+}
+
+async fn signout(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    jar: CookieJar,
+) -> Response {
+    if let Some((session, _)) = me.0
+        && let Err(e) = state.nidan.sign_out(&session, &origin).await
+    {
+        tracing::error!(error = %e, "sign-out failed");
+    }
+    (jar.remove(state.removal(SESSION_COOKIE)), to("/signin")).into_response()
+}
+
+async fn account_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
+    let Some((_, account)) = me.0 else {
+        return to("/signin");
+    };
+    render!(AccountPage, Base::new(&state, t, true), None, None, { email: account.email, two_sv_on: account.two_sv_on_since.is_some() })
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordForm {
+    current: String,
+    new: String,
+}
+
+async fn change_password_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
+    let Some((_, account)) = me.0 else {
+        return to("/signin");
+    };
+    render!(PasswordPage, Base::new(&state, t, true), None, None, { email: account.email })
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    jar: CookieJar,
+    Form(form): Form<ChangePasswordForm>,
+) -> Response {
+    let Some((session, account)) = me.0 else {
+        return to("/signin");
+    };
+    match state
+        .nidan
+        .change_password(&session, &account, &form.current, &form.new, &origin)
+        .await
+    {
+        Ok(()) => {
+            let page = render!(AccountPage, Base::new(&state, t, true), None, Some(t.s("password.changed")), { email: account.email, two_sv_on: account.two_sv_on_since.is_some() });
+            (jar.remove(state.removal(REMEMBER_COOKIE)), page).into_response()
+        }
+        Err(e) => {
+            render!(PasswordPage, Base::new(&state, t, true), Some(message(&e, t)), None, { email: account.email })
+        }
+    }
+}
+
+/// A signed-in session whose password entry is recent enough for the
+/// security settings, or the redirect to get there.
+fn guarded(state: &AppState, me: MaybeSignedIn) -> Result<(Session, Account), &'static str> {
+    let Some((session, account)) = me.0 else {
+        return Err("/signin");
+    };
+    if state.nidan.require_recent_password(&session).is_err() {
+        return Err("/security/reauth");
+    }
+    Ok((session, account))
+}
+
+async fn reauth_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
+    let Some((_, account)) = me.0 else {
+        return to("/signin");
+    };
+    render!(ReauthPage, Base::new(&state, t, true), None, None, { email: account.email })
+}
+
+#[derive(Deserialize)]
+struct ReauthForm {
+    password: String,
+}
+
+async fn reauth(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    Form(form): Form<ReauthForm>,
+) -> Response {
+    let Some((session, account)) = me.0 else {
+        return to("/signin");
+    };
+    match state
+        .nidan
+        .step_up(&session, &account, &form.password, &origin)
+        .await
+    {
+        Ok(()) => to("/security"),
+        Err(e) => {
+            render!(ReauthPage, Base::new(&state, t, true), Some(message(&e, t)), None, { email: account.email })
+        }
+    }
+}
+
+async fn security_with(
+    state: &AppState,
+    t: Tr,
+    account: &Account,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let overview = match state.nidan.overview(account).await {
+        Ok(o) => o,
+        Err(e) => return internal(state, t, &e),
+    };
+    let methods = overview
+        .methods
+        .iter()
+        .map(|m| MethodLine {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            primary: m.role == MethodRole::Primary,
+            added: t.f("security.added", &[("date", &t.date(&m.created_at))]),
+        })
+        .collect();
+    let browsers: Vec<BrowserLine> = overview
+        .browsers
+        .iter()
+        .map(|b| BrowserLine {
+            id: b.id.clone(),
+            line: t.f(
+                "security.browser_line",
+                &[
+                    ("label", &b.label),
+                    ("first", &t.date(&b.created_at)),
+                    ("last", &t.datetime(&b.last_used_at)),
+                ],
+            ),
+        })
+        .collect();
+    let events = overview
+        .events
+        .iter()
+        .map(|e| EventLine {
+            when: t.datetime(&e.at),
+            kind: e.kind.clone(),
+            detail: e.detail.clone(),
+            ip: e.ip.clone(),
+        })
+        .collect();
+    let status_on = overview
+        .two_sv_on_since
+        .map(|s| t.f("security.status_on", &[("date", &t.date(&s))]))
+        .unwrap_or_default();
+    render!(SecurityPage, Base::new(state, t, true), error, notice, {
+        on_since: overview.two_sv_on_since,
+        status_on: status_on,
+        methods: methods,
+        browsers_title: t.f("security.browsers", &[("count", &browsers.len().to_string())]),
+        browsers: browsers,
+        backup_title: t.f("security.backup_codes", &[("count", &overview.backup_codes_left.to_string())]),
+        events: events,
+    })
+}
+
+fn internal(state: &AppState, t: Tr, e: &Error) -> Response {
+    let text = message(e, t);
+    let page = render!(SigninEmailPage, Base::new(state, t, false), Some(text), None, { email: String::new() });
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, page).into_response()
+}
+
+async fn security_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    security_with(&state, t, &account, None, None).await
+}
+
+async fn wizard_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    if account.two_sv_on_since.is_some() {
+        return to("/security");
+    }
+    let wizard = match state.nidan.wizard_state(&account).await {
+        Ok(w) => w,
+        Err(e) => return internal(&state, t, &e),
+    };
+    let base = Base::new(&state, t, true);
+    match (&wizard.primary, &wizard.backup) {
+        (None, _) => render!(WizardChoosePage, base, None, None, {
+            heading: t.s("wizard.primary_title"),
+            step: Some(t.f("wizard.step", &[("n", "1")])),
+            primary_line: None,
+            backup: false,
+            default_name: t.s("security.app"),
+        }),
+        (Some(primary), None) if !wizard.backup_optional => {
+            render!(WizardChoosePage, base, None, None, {
+                heading: t.s("wizard.backup_title"),
+                step: Some(t.f("wizard.step", &[("n", "2")])),
+                primary_line: Some(t.f("wizard.primary_done", &[("name", &primary.name)])),
+                backup: true,
+                default_name: "kagi".to_owned(),
+            })
+        }
+        (Some(primary), backup) => render!(WizardFinalPage, base, None, None, {
+            step: t.f("wizard.step", &[("n", "3")]),
+            primary_line: t.f("wizard.primary_done", &[("name", &primary.name)]),
+            backup_line: backup.as_ref().map(|b| t.f("wizard.backup_done", &[("name", &b.name)])),
+        }),
+    }
+}
+
+async fn add_app_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    if account.two_sv_on_since.is_none() {
+        return to("/security/wizard");
+    }
+    render!(WizardChoosePage, Base::new(&state, t, true), None, None, {
+        heading: t.s("security.add_app"),
+        step: None,
+        primary_line: None,
+        backup: true,
+        default_name: t.s("security.app"),
+    })
+}
+
+#[derive(Deserialize)]
+struct BeginAppForm {
+    role: String,
+    name: String,
+}
+
+async fn wizard_begin_app(
+    State(state): State<AppState>,
+    t: Tr,
+    me: MaybeSignedIn,
+    Form(form): Form<BeginAppForm>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    let role = if form.role == "backup" {
+        MethodRole::Backup
+    } else {
+        MethodRole::Primary
+    };
+    match state.nidan.begin_app(&account, role, &form.name).await {
+        Ok(app) => to(&format!("/security/wizard/app/{}", app.method_id)),
+        Err(e) => {
+            render!(WizardChoosePage, Base::new(&state, t, true), Some(message(&e, t)), None, {
+                heading: t.s("wizard.app_choice"),
+                step: None,
+                primary_line: None,
+                backup: role == MethodRole::Backup,
+                default_name: form.name,
+            })
+        }
+    }
+}
+
+async fn app_page_with(
+    state: &AppState,
+    t: Tr,
+    account: &Account,
+    method_id: &str,
+    error: Option<String>,
+) -> Response {
+    let app = match state.nidan.pending_app(account, method_id).await {
+        Ok(app) => app,
+        Err(Error::NoSuchMethod) => return to("/security/wizard"),
+        Err(e) => return internal(state, t, &e),
+    };
+    let svg = nidan_otp::qr::render_svg(&app.uri).unwrap_or_default();
+    let svg = svg
+        .find("<svg")
+        .and_then(|i| svg.get(i..))
+        .unwrap_or("")
+        .to_owned();
+    let pending_role_is_backup = match state.nidan.wizard_state(account).await {
+        Ok(w) => w.primary.is_some() || account.two_sv_on_since.is_some(),
+        Err(_) => false,
+    };
+    let step = if account.two_sv_on_since.is_some() {
+        None
+    } else {
+        Some(t.f(
+            "wizard.step",
+            &[("n", if pending_role_is_backup { "2" } else { "1" })],
+        ))
+    };
+    render!(WizardAppPage, Base::new(state, t, true), error, None, {
+        heading: t.s("wizard.app_choice"),
+        step: step,
+        qr_svg: svg,
+        secret_grouped: app.secret.to_base32_grouped().to_string(),
+        method_id: app.method_id,
+    })
+}
+
+async fn wizard_app_page(
+    State(state): State<AppState>,
+    t: Tr,
+    me: MaybeSignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    app_page_with(&state, t, &account, &id, None).await
+}
+
+#[derive(Deserialize)]
+struct CodeOnlyForm {
+    code: String,
+}
+
+async fn wizard_confirm_app(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<CodeOnlyForm>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    match state
+        .nidan
+        .confirm_app(&account, &id, &form.code, &origin)
+        .await
+    {
+        Ok(_) if account.two_sv_on_since.is_some() => to("/security"),
+        Ok(_) => to("/security/wizard"),
+        Err(e) => {
+            // A wrong code during enrolment has no attempt budget of its
+            // own: say it is wrong without a count.
+            let text = match e {
+                Error::WrongCode { .. } => t.s("error.wrong_enrol_code"),
+                other => message(&other, t),
+            };
+            app_page_with(&state, t, &account, &id, Some(text)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct FinishForm {
+    #[serde(default)]
+    remember: Option<String>,
+}
+
+async fn wizard_finish(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    jar: CookieJar,
+    Form(form): Form<FinishForm>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    match state
+        .nidan
+        .enable(&account, form.remember.is_some(), &origin)
+        .await
+    {
+        Ok(enabled) => {
+            let mut jar = jar;
+            if let Some(token) = &enabled.remember_token {
+                let days = state.nidan.policy().remember_browser_days;
+                jar =
+                    jar.add(state.cookie(REMEMBER_COOKIE, token.to_string(), Some(days * 86_400)));
+            }
+            let codes = enabled.backup_codes.iter().map(|c| c.to_string()).collect();
+            (jar, render!(CodesPage, Base::new(&state, t, true), None, None, { heading: t.s("done.title"), codes: codes })).into_response()
+        }
+        Err(e) => security_with(&state, t, &account, Some(message(&e, t)), None).await,
+    }
+}
+
+async fn settings_result(
+    state: &AppState,
+    t: Tr,
+    account: &Account,
+    result: Result<(), Error>,
+) -> Response {
+    match result {
+        Ok(()) => to("/security"),
+        Err(e) => security_with(state, t, account, Some(message(&e, t)), None).await,
+    }
+}
+
+async fn remove_method(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    let result = state.nidan.remove_method(&account, &id, &origin).await;
+    settings_result(&state, t, &account, result).await
+}
+
+#[derive(Deserialize)]
+struct RenameForm {
+    name: String,
+}
+
+async fn rename_method(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<RenameForm>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    let result = state
+        .nidan
+        .rename_method(&account, &id, &form.name, &origin)
+        .await;
+    settings_result(&state, t, &account, result).await
+}
+
+async fn make_primary(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    let result = state.nidan.make_primary(&account, &id, &origin).await;
+    settings_result(&state, t, &account, result).await
+}
+
+async fn regenerate_codes(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    match state.nidan.regenerate_backup_codes(&account, &origin).await {
+        Ok(codes) => {
+            render!(CodesPage, Base::new(&state, t, true), None, None, { heading: t.s("codes.title"), codes: codes.iter().map(|c| c.to_string()).collect() })
+        }
+        Err(e) => security_with(&state, t, &account, Some(message(&e, t)), None).await,
+    }
+}
+
+async fn turn_off(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    jar: CookieJar,
+    Form(form): Form<CodeOnlyForm>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    let result = state.nidan.turn_off(&account, &form.code, &origin).await;
+    let ok = result.is_ok();
+    let page = settings_result(&state, t, &account, result).await;
+    if ok {
+        (jar.remove(state.removal(REMEMBER_COOKIE)), page).into_response()
+    } else {
+        page
+    }
+}
+
+async fn forget_browser(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    let result = state.nidan.forget_browser(&account, &id, &origin).await;
+    settings_result(&state, t, &account, result).await
+}
+
+async fn forget_all_browsers(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+) -> Response {
+    let (_, account) = match guarded(&state, me) {
+        Ok(v) => v,
+        Err(path) => return to(path),
+    };
+    let result = state.nidan.forget_all_browsers(&account, &origin).await;
+    settings_result(&state, t, &account, result).await
+}
