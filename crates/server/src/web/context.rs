@@ -224,6 +224,7 @@ mod tests {
     fn browser_labels_read_naturally() {
         let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
         assert_eq!(browser_label(ua), "Chrome on Linux");
-        assert_eq!(browser_label("curl/8"), "Unknown browser");
+        assert_eq!(browser_label("curl/8"), "HTTP Library");
+        assert_eq!(browser_label(""), "Unknown browser");
     }
 }
