@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use nidan_core::Policy;
 use serde::{Deserialize, Serialize};
 
+/// `NIDAN_*` variables that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["NIDAN_LOG", "NIDAN_MASTER_KEY", "NIDAN_BIN"];
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -66,11 +69,18 @@ impl Config {
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
+        // NIDAN_LOG (log filter) and NIDAN_MASTER_KEY (the key itself) are
+        // read elsewhere and must not reach the typed config, which
+        // refuses unknown keys.
+        let vars: config::Map<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("NIDAN_") && !NOT_CONFIG.contains(&k.as_str()))
+            .collect();
         builder = builder.add_source(
             config::Environment::with_prefix("NIDAN")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(vars)),
         );
         let merged = builder.build()?;
         Ok(merged.try_deserialize()?)
