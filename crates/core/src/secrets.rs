@@ -7,11 +7,14 @@
 
 use std::sync::Arc;
 
-use argon2::{Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier as _};
+use std::sync::Mutex;
+
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
@@ -159,10 +162,14 @@ impl MasterKey {
 
 /// Argon2id password hashing (OWASP: 19 MiB, 2 passes, 1 lane), run on the
 /// blocking pool with at most `permits` hashes at once, so a burst of
-/// sign-ins cannot starve the request threads or exhaust memory.
+/// sign-ins cannot starve the request threads. Each permit owns one
+/// reusable 19 MiB work area: memory stays at `permits` × 19 MiB however
+/// many sign-ins come, instead of the allocator keeping a fresh area per
+/// blocking thread.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    areas: Arc<Mutex<Vec<Vec<Block>>>>,
     /// A hash verified when the email is unknown, so timing does not tell
     /// whether an account exists.
     dummy: Arc<String>,
@@ -174,35 +181,119 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
+/// Argon2id over `area`, growing it only for parameters above the default
+/// (old hashes after a policy change), in which case a temporary area is used.
+fn argon2id(
+    password: &[u8],
+    salt: &[u8],
+    params: Params,
+    out: &mut [u8],
+    area: &mut Vec<Block>,
+) -> Result<()> {
+    let needed = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let result = if area.len() >= needed || area.is_empty() {
+        if area.is_empty() {
+            area.resize(needed, Block::new());
+        }
+        argon.hash_password_into_with_memory(
+            password,
+            salt,
+            out,
+            area.get_mut(..needed).unwrap_or_default(),
+        )
+    } else {
+        let mut temporary = vec![Block::new(); needed];
+        argon.hash_password_into_with_memory(password, salt, out, &mut temporary)
+    };
+    result.map_err(|e| Error::Crypto(e.to_string()))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
 impl PasswordHasher {
     /// A hasher allowing `permits` concurrent hashes.
     pub fn new(permits: usize) -> Result<Self> {
-        let dummy = Argon2::default()
-            .hash_password(b"nidan dummy password for unknown accounts")
-            .map_err(|e| Error::Crypto(e.to_string()))?
-            .to_string();
+        let permits = permits.max(1);
+        let mut area = Vec::new();
+        let dummy = Self::hash_with(b"nidan dummy password for unknown accounts", &mut area)?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(permits.max(1))),
+            permits: Arc::new(Semaphore::new(permits)),
+            areas: Arc::new(Mutex::new(vec![area])),
             dummy: Arc::new(dummy),
         })
     }
 
-    /// The PHC string of a new hash of `password`.
-    pub async fn hash(&self, password: &str) -> Result<String> {
-        let password = Zeroizing::new(password.to_owned());
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`).
+    fn hash_with(password: &[u8], area: &mut Vec<Block>) -> Result<String> {
+        let params = Params::default();
+        let salt = random_bytes::<16>()?;
+        let mut out = [0u8; 32];
+        argon2id(password, &salt, params.clone(), &mut out, area)?;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost(),
+            b64(&salt),
+            b64(&out)
+        ))
+    }
+
+    fn verify_with(password: &[u8], phc: &str, area: &mut Vec<Block>) -> bool {
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return false;
+        };
+        if hash.algorithm.as_str() != "argon2id" {
+            return false;
+        }
+        let (Ok(params), Some(salt), Some(expected)) = (
+            Params::try_from(&hash),
+            hash.salt.as_ref(),
+            hash.hash.as_ref(),
+        ) else {
+            return false;
+        };
+        let mut out = vec![0u8; expected.len()];
+        argon2id(password, salt, params, &mut out, area).is_ok()
+            && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+    }
+
+    /// Runs `job` on the blocking pool with a work area, under a permit.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| Error::Crypto(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| Error::Crypto(e.to_string()))
+        let mut area = self
+            .areas
+            .lock()
+            .ok()
+            .and_then(|mut areas| areas.pop())
+            .unwrap_or_default();
+        let (result, area) = tokio::task::spawn_blocking(move || {
+            let result = job(&mut area);
+            (result, area)
         })
         .await
-        .map_err(|e| Error::Crypto(e.to_string()))?
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+        if let Ok(mut areas) = self.areas.lock() {
+            areas.push(area);
+        }
+        Ok(result)
+    }
+
+    /// The PHC string of a new hash of `password`.
+    pub async fn hash(&self, password: &str) -> Result<String> {
+        let password = Zeroizing::new(password.as_bytes().to_vec());
+        self.run(move |area| Self::hash_with(&password, area))
+            .await?
     }
 
     /// Whether `password` matches `phc`; with `None` a dummy hash is
@@ -210,23 +301,10 @@ impl PasswordHasher {
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool> {
         let known = phc.is_some();
         let stored = phc.map_or_else(|| self.dummy.as_ref().clone(), str::to_owned);
-        let password = Zeroizing::new(password.to_owned());
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| Error::Crypto(e.to_string()))?;
-        let matched = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored)
-                .map(|hash| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &hash)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(|e| Error::Crypto(e.to_string()))?;
+        let password = Zeroizing::new(password.as_bytes().to_vec());
+        let matched = self
+            .run(move |area| Self::verify_with(&password, &stored, area))
+            .await?;
         Ok(known && matched)
     }
 }
