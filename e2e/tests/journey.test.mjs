@@ -89,6 +89,11 @@ test('sign up, turn on 2SV with two apps, and sign in the ways people do', async
   await signOut(page);
   await signIn(page);
   await page.waitForURL('**/signin/code');
+  // "Didn't receive the code?" lists every other way, apps by name.
+  await page.click('summary');
+  assert.ok(await page.locator('text=Use my authenticator app (Phone app)').isVisible());
+  assert.ok(await page.locator('text=Use my authenticator app (kagi on my PC)').isVisible());
+  assert.ok(await page.locator('text=Use a backup code').isVisible());
   await page.screenshot({ path: join(screenshots, 'code-page.png'), fullPage: true });
   // Enrolment used the current step; the next one is within the window.
   await page.fill('#code', totp(primaryKey, 1));

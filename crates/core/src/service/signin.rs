@@ -263,6 +263,31 @@ impl<S: Store> Nidan<S> {
         }
     }
 
+    /// The active methods of the account a sign-in attempt belongs to,
+    /// primary first, for the code page's "Didn't receive the code?" list.
+    /// Only a holder of the attempt's token (who passed the password) sees them.
+    pub async fn pending_methods(
+        &self,
+        challenge_token: &str,
+    ) -> Result<Vec<(MethodKind, MethodRole, String)>> {
+        let challenge = self
+            .store
+            .challenge_by_token(&token_hash(challenge_token))
+            .await?
+            .filter(|c| c.completed_at.is_none() && c.expires_at > self.now())
+            .ok_or(Error::ChallengeExpired)?;
+        let mut methods: Vec<_> = self
+            .store
+            .methods(&challenge.account_id)
+            .await?
+            .into_iter()
+            .filter(|m| m.active)
+            .map(|m| (m.kind, m.role, m.name))
+            .collect();
+        methods.sort_by_key(|(_, role, _)| *role != MethodRole::Primary);
+        Ok(methods)
+    }
+
     /// The code step: checks `code` for the attempt `challenge_token`;
     /// on success ends the attempt and starts a session, remembering this
     /// browser if asked.

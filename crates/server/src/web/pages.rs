@@ -278,20 +278,23 @@ async fn signin_password(
     }
 }
 
-async fn code_page_with(state: &AppState, t: Tr, error: Option<String>) -> Response {
-    // The names of the apps are shown only after the password, to the
-    // person at this sign-in attempt; they come from the challenge's
-    // account, looked up by the core on the next step. Until then the
-    // page lists the generic ways.
-    let app_lines = vec![t.f("code.use_app", &[("name", &t.s("security.app"))])];
+async fn code_page_with(state: &AppState, t: Tr, token: &str, error: Option<String>) -> Response {
+    let methods = match state.nidan.pending_methods(token).await {
+        Ok(m) => m,
+        Err(_) => return to("/signin"),
+    };
+    let app_lines = methods
+        .iter()
+        .map(|(_, _, name)| t.f("code.use_app", &[("name", name)]))
+        .collect();
     render!(CodePage, Base::new(state, t, false), error, None, { app_lines: app_lines })
 }
 
 async fn code_page(State(state): State<AppState>, t: Tr, jar: CookieJar) -> Response {
-    if jar.get(CHALLENGE_COOKIE).is_none() {
+    let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return to("/signin");
-    }
-    code_page_with(&state, t, None).await
+    };
+    code_page_with(&state, t, &token, None).await
 }
 
 #[derive(Deserialize)]
@@ -322,7 +325,7 @@ async fn signin_code(
             let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
             (jar, page).into_response()
         }
-        Err(e) => code_page_with(&state, t, Some(message(&e, t))).await,
+        Err(e) => code_page_with(&state, t, &token, Some(message(&e, t))).await,
     }
 }
 
