@@ -9,7 +9,7 @@ use nidan_otp::{CodeFormat, Secret, Totp, Window};
 
 use super::Nidan;
 use crate::error::{Error, Result};
-use crate::model::{Account, MethodKind};
+use crate::model::{Account, Method, MethodKind};
 use crate::secrets::{backup_code_hash, normalize_backup_code};
 use crate::store::Store;
 
@@ -35,6 +35,13 @@ pub enum Refused {
 }
 
 impl<S: Store> Nidan<S> {
+    /// The TOTP key of an app method, unsealed with the master key.
+    pub(crate) fn app_secret(&self, method: &Method) -> Result<Secret> {
+        let sealed = method.secret_sealed.as_ref().ok_or(Error::NoSuchMethod)?;
+        Secret::from_bytes(&self.key.open(sealed, &method.id)?)
+            .map_err(|e| Error::Crypto(e.to_string()))
+    }
+
     /// Checks `typed` for `account`. `Err` only for malformed input or
     /// storage failure; a wrong or replayed code is `Ok(Err(..))`.
     pub(crate) async fn check_factor(
@@ -79,11 +86,7 @@ impl<S: Store> Nidan<S> {
             if !method.active || method.kind != MethodKind::App {
                 continue;
             }
-            let Some(sealed) = &method.secret_sealed else {
-                continue;
-            };
-            let bytes = self.key.open(sealed, &method.id)?;
-            let secret = Secret::from_bytes(&bytes).map_err(|e| Error::Crypto(e.to_string()))?;
+            let secret = self.app_secret(&method)?;
             let Ok(step) = totp.verify(&secret, &code, now, window) else {
                 continue;
             };

@@ -263,6 +263,15 @@ impl<S: Store> Nidan<S> {
         }
     }
 
+    /// The open (unexpired, uncompleted) sign-in attempt with this token.
+    async fn open_challenge(&self, challenge_token: &str) -> Result<Challenge> {
+        self.store
+            .challenge_by_token(&token_hash(challenge_token))
+            .await?
+            .filter(|c| c.completed_at.is_none() && c.expires_at > self.now())
+            .ok_or(Error::ChallengeExpired)
+    }
+
     /// The active methods of the account a sign-in attempt belongs to,
     /// primary first, for the code page's "Didn't receive the code?" list.
     /// Only a holder of the attempt's token (who passed the password) sees them.
@@ -270,12 +279,7 @@ impl<S: Store> Nidan<S> {
         &self,
         challenge_token: &str,
     ) -> Result<Vec<(MethodKind, MethodRole, String)>> {
-        let challenge = self
-            .store
-            .challenge_by_token(&token_hash(challenge_token))
-            .await?
-            .filter(|c| c.completed_at.is_none() && c.expires_at > self.now())
-            .ok_or(Error::ChallengeExpired)?;
+        let challenge = self.open_challenge(challenge_token).await?;
         let mut methods: Vec<_> = self
             .store
             .methods(&challenge.account_id)
@@ -298,12 +302,7 @@ impl<S: Store> Nidan<S> {
         remember_browser: bool,
         origin: &Origin,
     ) -> Result<SignedIn> {
-        let challenge = self
-            .store
-            .challenge_by_token(&token_hash(challenge_token))
-            .await?
-            .filter(|c| c.completed_at.is_none() && c.expires_at > self.now())
-            .ok_or(Error::ChallengeExpired)?;
+        let challenge = self.open_challenge(challenge_token).await?;
         if challenge.attempts_left <= 0 {
             return Err(Error::TooManyAttempts);
         }

@@ -141,9 +141,7 @@ impl<S: Store> Nidan<S> {
                     && m.kind == MethodKind::App
             })
             .ok_or(Error::NoSuchMethod)?;
-        let sealed = method.secret_sealed.as_ref().ok_or(Error::NoSuchMethod)?;
-        let secret = Secret::from_bytes(&self.key.open(sealed, &method.id)?)
-            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let secret = self.app_secret(&method)?;
         let uri = KeyUri::new_totp(
             secret.clone(),
             Some(self.policy.service_name.clone()),
@@ -174,9 +172,7 @@ impl<S: Store> Nidan<S> {
             .into_iter()
             .find(|m| m.id == method_id && !m.active && m.kind == MethodKind::App)
             .ok_or(Error::NoSuchMethod)?;
-        let sealed = method.secret_sealed.as_ref().ok_or(Error::NoSuchMethod)?;
-        let secret = Secret::from_bytes(&self.key.open(sealed, &method.id)?)
-            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let secret = self.app_secret(&method)?;
         let now = u64::try_from(self.now()).unwrap_or(0);
         let step = match Totp::default().verify(
             &secret,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{Fields, ImportEntry, ImportError, Imported};
+use super::{Fields, ImportError, Imported};
 use crate::account::Account;
 use crate::password::PasswordError;
 use nidan_otp::{CodeFormat, OtpKind};
@@ -126,10 +126,7 @@ pub fn import(
                 period: e.info.period.unwrap_or(0),
                 counter: e.info.counter.unwrap_or(0),
             };
-            match fields.to_key_uri() {
-                Ok(uri) => ImportEntry::ok(source, uri),
-                Err(reason) => ImportEntry::failed(source, reason),
-            }
+            fields.entry(source)
         })
         .collect();
     Ok(Imported {

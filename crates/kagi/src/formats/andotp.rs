@@ -51,10 +51,7 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                     period: e.period,
                     counter: e.counter,
                 };
-                match fields.to_key_uri() {
-                    Ok(uri) => ImportEntry::ok(source, uri),
-                    Err(reason) => ImportEntry::failed(source, reason),
-                }
+                fields.entry(source)
             }
         })
         .collect();

@@ -127,6 +127,14 @@ pub struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    /// The report entry for these fields, named `source`.
+    pub fn entry(&self, source: String) -> ImportEntry {
+        match self.to_key_uri() {
+            Ok(uri) => ImportEntry::ok(source, uri),
+            Err(reason) => ImportEntry::failed(source, reason),
+        }
+    }
+
     /// The URI, or why these fields are not a usable account.
     pub fn to_key_uri(&self) -> Result<KeyUri, String> {
         let secret = Secret::from_base32(self.secret).map_err(|e| format!("bad secret: {e}"))?;

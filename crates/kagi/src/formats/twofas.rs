@@ -84,10 +84,7 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                         period: s.otp.period,
                         counter: s.otp.counter,
                     };
-                    match fields.to_key_uri() {
-                        Ok(uri) => ImportEntry::ok(source, uri),
-                        Err(reason) => ImportEntry::failed(source, reason),
-                    }
+                    fields.entry(source)
                 }
             },
         )

@@ -126,13 +126,30 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
-impl ApiUser {
-    /// Security settings need a recent password (step-up).
-    fn guard(&self, state: &AppState) -> Result<(), ApiError> {
+/// A signed-in API caller whose password entry is recent enough for the
+/// security settings (step-up); otherwise `403 step_up_required`.
+pub struct SecureUser {
+    account: Account,
+    t: Tr,
+}
+
+impl FromRequestParts<AppState> for SecureUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiUser {
+            session,
+            account,
+            t,
+        } = ApiUser::from_request_parts(parts, state).await?;
         state
             .nidan
-            .require_recent_password(&self.session)
-            .map_err(|e| ApiError(e, self.t))
+            .require_recent_password(&session)
+            .map_err(|e| ApiError(e, t))?;
+        Ok(Self { account, t })
     }
 }
 
@@ -511,8 +528,7 @@ pub struct SecurityResponse {
 
 /// The security settings overview (needs a recent password).
 #[utoipa::path(get, path = "/api/v1/security", responses((status = 200, body = SecurityResponse), (status = 403, description = "step_up_required", body = ErrorBody)))]
-async fn security(State(state): State<AppState>, user: ApiUser) -> ApiResult<SecurityResponse> {
-    user.guard(&state)?;
+async fn security(State(state): State<AppState>, user: SecureUser) -> ApiResult<SecurityResponse> {
     let o = state
         .nidan
         .overview(&user.account)
@@ -573,8 +589,7 @@ pub struct WizardResponse {
 
 /// The wizard's progress.
 #[utoipa::path(get, path = "/api/v1/wizard", responses((status = 200, body = WizardResponse)))]
-async fn wizard(State(state): State<AppState>, user: ApiUser) -> ApiResult<WizardResponse> {
-    user.guard(&state)?;
+async fn wizard(State(state): State<AppState>, user: SecureUser) -> ApiResult<WizardResponse> {
     let w = state
         .nidan
         .wizard_state(&user.account)
@@ -618,10 +633,9 @@ pub struct BeginAppResponse {
 #[utoipa::path(post, path = "/api/v1/wizard/apps", request_body = BeginAppRequest, responses((status = 200, body = BeginAppResponse), (status = 409, body = ErrorBody)))]
 async fn begin_app(
     State(state): State<AppState>,
-    user: ApiUser,
+    user: SecureUser,
     Json(req): Json<BeginAppRequest>,
 ) -> ApiResult<BeginAppResponse> {
-    user.guard(&state)?;
     let role = if req.role == "backup" {
         MethodRole::Backup
     } else {
@@ -654,11 +668,10 @@ pub struct CodeOnlyRequest {
 async fn confirm_app(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
     Path(id): Path<String>,
     Json(req): Json<CodeOnlyRequest>,
 ) -> ApiResult<Done> {
-    user.guard(&state)?;
     state
         .nidan
         .confirm_app(&user.account, &id, &req.code, &origin)
@@ -690,10 +703,9 @@ pub struct EnableResponse {
 async fn enable(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
     Json(req): Json<EnableRequest>,
 ) -> ApiResult<EnableResponse> {
-    user.guard(&state)?;
     let enabled = state
         .nidan
         .enable(&user.account, req.remember_browser, &origin)
@@ -710,10 +722,9 @@ async fn enable(
 async fn remove_method(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
     Path(id): Path<String>,
 ) -> ApiResult<Done> {
-    user.guard(&state)?;
     state
         .nidan
         .remove_method(&user.account, &id, &origin)
@@ -734,11 +745,10 @@ pub struct RenameRequest {
 async fn rename_method(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
     Path(id): Path<String>,
     Json(req): Json<RenameRequest>,
 ) -> ApiResult<Done> {
-    user.guard(&state)?;
     state
         .nidan
         .rename_method(&user.account, &id, &req.name, &origin)
@@ -752,10 +762,9 @@ async fn rename_method(
 async fn make_primary(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
     Path(id): Path<String>,
 ) -> ApiResult<Done> {
-    user.guard(&state)?;
     state
         .nidan
         .make_primary(&user.account, &id, &origin)
@@ -776,9 +785,8 @@ pub struct CodesResponse {
 async fn regenerate_codes(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
 ) -> ApiResult<CodesResponse> {
-    user.guard(&state)?;
     let codes = state
         .nidan
         .regenerate_backup_codes(&user.account, &origin)
@@ -794,10 +802,9 @@ async fn regenerate_codes(
 async fn turn_off(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
     Json(req): Json<CodeOnlyRequest>,
 ) -> ApiResult<Done> {
-    user.guard(&state)?;
     state
         .nidan
         .turn_off(&user.account, &req.code, &origin)
@@ -811,9 +818,8 @@ async fn turn_off(
 async fn forget_all_browsers(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
 ) -> ApiResult<Done> {
-    user.guard(&state)?;
     state
         .nidan
         .forget_all_browsers(&user.account, &origin)
@@ -827,10 +833,9 @@ async fn forget_all_browsers(
 async fn forget_browser(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    user: ApiUser,
+    user: SecureUser,
     Path(id): Path<String>,
 ) -> ApiResult<Done> {
-    user.guard(&state)?;
     state
         .nidan
         .forget_browser(&user.account, &id, &origin)

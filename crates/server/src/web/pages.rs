@@ -389,8 +389,25 @@ async fn change_password(
     }
 }
 
-/// A signed-in session whose password entry is recent enough for the
-/// security settings, or the redirect to get there.
+/// A signed-in visitor whose password entry is recent enough for the
+/// security settings; otherwise the request is sent to sign in or to
+/// re-enter the password.
+struct Guarded(Account);
+
+impl axum::extract::FromRequestParts<AppState> for Guarded {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(me) = MaybeSignedIn::from_request_parts(parts, state).await;
+        guarded(state, me)
+            .map(|(_, account)| Guarded(account))
+            .map_err(Redirect::to)
+    }
+}
+
 fn guarded(state: &AppState, me: MaybeSignedIn) -> Result<(Session, Account), &'static str> {
     let Some((session, account)) = me.0 else {
         return Err("/signin");
@@ -502,19 +519,15 @@ fn internal(state: &AppState, t: Tr, e: &Error) -> Response {
     (axum::http::StatusCode::INTERNAL_SERVER_ERROR, page).into_response()
 }
 
-async fn security_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
+async fn security_page(
+    State(state): State<AppState>,
+    t: Tr,
+    Guarded(account): Guarded,
+) -> Response {
     security_with(&state, t, &account, None, None).await
 }
 
-async fn wizard_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
+async fn wizard_page(State(state): State<AppState>, t: Tr, Guarded(account): Guarded) -> Response {
     if account.two_sv_on_since.is_some() {
         return to("/security");
     }
@@ -548,11 +561,7 @@ async fn wizard_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) ->
     }
 }
 
-async fn add_app_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
+async fn add_app_page(State(state): State<AppState>, t: Tr, Guarded(account): Guarded) -> Response {
     if account.two_sv_on_since.is_none() {
         return to("/security/wizard");
     }
@@ -574,13 +583,9 @@ struct BeginAppForm {
 async fn wizard_begin_app(
     State(state): State<AppState>,
     t: Tr,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     Form(form): Form<BeginAppForm>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     let role = if form.role == "backup" {
         MethodRole::Backup
     } else {
@@ -642,13 +647,9 @@ async fn app_page_with(
 async fn wizard_app_page(
     State(state): State<AppState>,
     t: Tr,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     Path(id): Path<String>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     app_page_with(&state, t, &account, &id, None).await
 }
 
@@ -661,14 +662,10 @@ async fn wizard_confirm_app(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     Path(id): Path<String>,
     Form(form): Form<CodeOnlyForm>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     match state
         .nidan
         .confirm_app(&account, &id, &form.code, &origin)
@@ -698,14 +695,10 @@ async fn wizard_finish(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     jar: CookieJar,
     Form(form): Form<FinishForm>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     match state
         .nidan
         .enable(&account, form.remember.is_some(), &origin)
@@ -741,13 +734,9 @@ async fn remove_method(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     Path(id): Path<String>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     let result = state.nidan.remove_method(&account, &id, &origin).await;
     settings_result(&state, t, &account, result).await
 }
@@ -761,14 +750,10 @@ async fn rename_method(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     Path(id): Path<String>,
     Form(form): Form<RenameForm>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     let result = state
         .nidan
         .rename_method(&account, &id, &form.name, &origin)
@@ -780,13 +765,9 @@ async fn make_primary(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     Path(id): Path<String>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     let result = state.nidan.make_primary(&account, &id, &origin).await;
     settings_result(&state, t, &account, result).await
 }
@@ -795,12 +776,8 @@ async fn regenerate_codes(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     match state.nidan.regenerate_backup_codes(&account, &origin).await {
         Ok(codes) => {
             render!(CodesPage, Base::new(&state, t, true), None, None, { heading: t.s("codes.title"), codes: codes.iter().map(|c| c.to_string()).collect() })
@@ -813,14 +790,10 @@ async fn turn_off(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     jar: CookieJar,
     Form(form): Form<CodeOnlyForm>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     let result = state.nidan.turn_off(&account, &form.code, &origin).await;
     let ok = result.is_ok();
     let page = settings_result(&state, t, &account, result).await;
@@ -835,13 +808,9 @@ async fn forget_browser(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
     Path(id): Path<String>,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     let result = state.nidan.forget_browser(&account, &id, &origin).await;
     settings_result(&state, t, &account, result).await
 }
@@ -850,12 +819,8 @@ async fn forget_all_browsers(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
+    Guarded(account): Guarded,
 ) -> Response {
-    let (_, account) = match guarded(&state, me) {
-        Ok(v) => v,
-        Err(path) => return to(path),
-    };
     let result = state.nidan.forget_all_browsers(&account, &origin).await;
     settings_result(&state, t, &account, result).await
 }
