@@ -170,8 +170,8 @@ fn codes_now() -> Vec<String> {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    (0..3)
-        .map(|d| Totp::default().generate(&secret, t.saturating_sub(2) + d * 2))
+    (0..4)
+        .map(|d| Totp::default().generate(&secret, t.saturating_sub(10) + d * 4))
         .collect()
 }
 
