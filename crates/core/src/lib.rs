@@ -7,6 +7,7 @@
 //! - [`clock`]: [`Clock`], the only source of time.
 //! - [`secrets`]: password hashing, random tokens and their hashes, the
 //!   master key that encrypts TOTP keys at rest.
+//! - [`phone`]: phone numbers as typed, E.164, masked, by line kind.
 //! - [`model`]: the records (`Account`, `Method`, `Session`, ...).
 //! - [`store`]: the [`Store`] trait that persistence implements, including
 //!   the atomic single-use operations.
@@ -18,6 +19,7 @@
 pub mod clock;
 pub mod error;
 pub mod model;
+pub mod phone;
 pub mod policy;
 pub mod secrets;
 pub mod service;
