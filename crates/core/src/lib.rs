@@ -7,6 +7,7 @@
 //! - [`clock`]: [`Clock`], the only source of time.
 //! - [`secrets`]: password hashing, random tokens and their hashes, the
 //!   master key that encrypts TOTP keys at rest.
+//! - [`delivery`]: the sender interfaces per channel and the words sent.
 //! - [`phone`]: phone numbers as typed, E.164, masked, by line kind.
 //! - [`model`]: the records (`Account`, `Method`, `Session`, ...).
 //! - [`store`]: the [`Store`] trait that persistence implements, including
@@ -17,6 +18,7 @@
 //!   machine, the enable wizard, settings.
 
 pub mod clock;
+pub mod delivery;
 pub mod error;
 pub mod model;
 pub mod phone;
