@@ -99,6 +99,8 @@ pub struct Method {
     pub name: String,
     /// The TOTP key sealed with the master key (apps only).
     pub secret_sealed: Option<Vec<u8>>,
+    /// The phone number in E.164 (SMS and voice only).
+    pub phone: Option<String>,
     /// The last TOTP step accepted; codes at or before it are refused.
     pub last_step: Option<i64>,
     /// When added.
@@ -196,4 +198,38 @@ pub struct Origin {
     pub user_agent: String,
     /// A readable "Browser on OS" made from the User-Agent by the server.
     pub browser_label: String,
+}
+
+/// A one-time code sent by text or call. Only a keyed hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentCode {
+    /// Record id.
+    pub id: String,
+    /// Owner.
+    pub account_id: String,
+    /// The sign-in attempt it belongs to; `None` for a phone being enrolled.
+    pub challenge_id: Option<String>,
+    /// The phone method it went to.
+    pub method_id: String,
+    /// Keyed hash of the code.
+    pub code_hash: String,
+    /// When sent.
+    pub sent_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+}
+
+/// A message kept by the development `outbox` provider instead of sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxMessage {
+    /// Record id.
+    pub id: String,
+    /// `sms`, `voice` or `email`.
+    pub channel: String,
+    /// Number or address.
+    pub recipient: String,
+    /// What would have been sent.
+    pub body: String,
+    /// When.
+    pub created_at: i64,
 }

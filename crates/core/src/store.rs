@@ -6,7 +6,10 @@
 use std::future::Future;
 
 use crate::error::Result;
-use crate::model::{Account, Challenge, Event, Method, MethodRole, RememberedBrowser, Session};
+use crate::model::{
+    Account, Challenge, Event, Method, MethodRole, OutboxMessage, RememberedBrowser, SentCode,
+    Session,
+};
 
 /// Persistence for the domain. All times are Unix seconds.
 pub trait Store: Send + Sync + 'static {
@@ -176,6 +179,43 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<Event>>> + Send;
+
+    /// Records a code sent by text or call.
+    fn insert_sent_code(&self, code: &SentCode) -> impl Future<Output = Result<()>> + Send;
+    /// Atomically spends an unexpired, unused code with this hash among the
+    /// last three sent for a sign-in attempt. `Ok(true)` if one was spent.
+    fn use_sent_code_for_challenge(
+        &self,
+        challenge_id: &str,
+        code_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// The same for the codes sent to a phone being enrolled.
+    fn use_sent_code_for_method(
+        &self,
+        method_id: &str,
+        code_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// When the account was last sent a code, if ever.
+    fn last_code_sent_at(
+        &self,
+        account_id: &str,
+    ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Atomically adds one to a counter for the window starting at
+    /// `window_start` and returns the new count.
+    fn bump_counter(
+        &self,
+        key: &str,
+        window_start: i64,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    /// The current count of a counter window (0 if none).
+    fn counter(&self, key: &str, window_start: i64) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Keeps a message in the development outbox.
+    fn insert_outbox(&self, message: &OutboxMessage) -> impl Future<Output = Result<()>> + Send;
+    /// The newest outbox messages first.
+    fn outbox(&self, limit: i64) -> impl Future<Output = Result<Vec<OutboxMessage>>> + Send;
 
     /// Whether the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;

@@ -12,7 +12,8 @@ use std::str::FromStr;
 
 use nidan_core::error::{Error, Result};
 use nidan_core::model::{
-    Account, Challenge, Event, Method, MethodKind, MethodRole, RememberedBrowser, Session,
+    Account, Challenge, Event, Method, MethodKind, MethodRole, OutboxMessage, RememberedBrowser,
+    SentCode, Session,
 };
 use nidan_core::store::Store;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -143,6 +144,7 @@ fn method(row: &AnyRow) -> Result<Method> {
             .ok_or_else(|| Error::Store(format!("unknown method role {role}")))?,
         name: row.try_get("name").map_err(db)?,
         secret_sealed: row.try_get("secret_sealed").map_err(db)?,
+        phone: row.try_get("phone").map_err(db)?,
         last_step: row.try_get("last_step").map_err(db)?,
         created_at: row.try_get("created_at").map_err(db)?,
         confirmed_at: row.try_get("confirmed_at").map_err(db)?,
@@ -242,8 +244,8 @@ impl Store for SqlStore {
 
     async fn insert_method(&self, m: &Method) -> Result<()> {
         sqlx::query(
-            "INSERT INTO methods (id, account_id, kind, role, name, secret_sealed, last_step, created_at, confirmed_at, active)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO methods (id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&m.id)
         .bind(&m.account_id)
@@ -251,6 +253,7 @@ impl Store for SqlStore {
         .bind(m.role.as_str())
         .bind(&m.name)
         .bind(m.secret_sealed.clone())
+        .bind(m.phone.clone())
         .bind(m.last_step)
         .bind(m.created_at)
         .bind(m.confirmed_at)
@@ -262,7 +265,7 @@ impl Store for SqlStore {
     }
 
     async fn methods(&self, account_id: &str) -> Result<Vec<Method>> {
-        let rows = sqlx::query("SELECT id, account_id, kind, role, name, secret_sealed, last_step, created_at, confirmed_at, active FROM methods WHERE account_id = $1 ORDER BY created_at, id")
+        let rows = sqlx::query("SELECT id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active FROM methods WHERE account_id = $1 ORDER BY created_at, id")
             .bind(account_id)
             .fetch_all(&self.pool)
             .await
@@ -622,6 +625,133 @@ impl Store for SqlStore {
                     ip: row.try_get("ip").map_err(db)?,
                     user_agent: row.try_get("user_agent").map_err(db)?,
                     detail: row.try_get("detail").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_sent_code(&self, c: &SentCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sent_codes (id, account_id, challenge_id, method_id, code_hash, sent_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&c.id)
+        .bind(&c.account_id)
+        .bind(c.challenge_id.clone())
+        .bind(&c.method_id)
+        .bind(&c.code_hash)
+        .bind(c.sent_at)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn use_sent_code_for_challenge(
+        &self,
+        challenge_id: &str,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sent_codes SET used_at = $1
+             WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
+               (SELECT id FROM sent_codes WHERE challenge_id = $3 ORDER BY sent_at DESC, id DESC LIMIT 3)",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .bind(challenge_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn use_sent_code_for_method(
+        &self,
+        method_id: &str,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sent_codes SET used_at = $1
+             WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
+               (SELECT id FROM sent_codes WHERE method_id = $3 AND challenge_id IS NULL ORDER BY sent_at DESC, id DESC LIMIT 3)",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .bind(method_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn last_code_sent_at(&self, account_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT MAX(sent_at) AS last FROM sent_codes WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        row.try_get("last").map_err(db)
+    }
+
+    async fn bump_counter(&self, key: &str, window_start: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO counters (key, window_start, count) VALUES ($1, $2, 1)
+             ON CONFLICT (key, window_start) DO UPDATE SET count = counters.count + 1
+             RETURNING count",
+        )
+        .bind(key)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        row.try_get("count").map_err(db)
+    }
+
+    async fn counter(&self, key: &str, window_start: i64) -> Result<i64> {
+        let row = sqlx::query("SELECT count FROM counters WHERE key = $1 AND window_start = $2")
+            .bind(key)
+            .bind(window_start)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row
+            .map(|r| r.try_get("count"))
+            .transpose()
+            .map_err(db)?
+            .unwrap_or(0))
+    }
+
+    async fn insert_outbox(&self, m: &OutboxMessage) -> Result<()> {
+        sqlx::query("INSERT INTO outbox (id, channel, recipient, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&m.id)
+            .bind(&m.channel)
+            .bind(&m.recipient)
+            .bind(&m.body)
+            .bind(m.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMessage>> {
+        let rows = sqlx::query("SELECT id, channel, recipient, body, created_at FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxMessage {
+                    id: r.try_get("id").map_err(db)?,
+                    channel: r.try_get("channel").map_err(db)?,
+                    recipient: r.try_get("recipient").map_err(db)?,
+                    body: r.try_get("body").map_err(db)?,
+                    created_at: r.try_get("created_at").map_err(db)?,
                 })
             })
             .collect()

@@ -107,6 +107,7 @@ impl<S: Store> Nidan<S> {
             role: if on { MethodRole::Backup } else { role },
             name,
             secret_sealed: Some(self.key.seal(secret.expose(), &id)?),
+            phone: None,
             last_step: None,
             created_at: self.now(),
             confirmed_at: None,
