@@ -5,6 +5,8 @@
 //! error, never a lost sign-in attempt (§5.4).
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::phone::PhoneNumber;
 
@@ -78,6 +80,73 @@ pub trait EmailSender: Send + Sync + 'static {
         subject: &str,
         body: &str,
     ) -> impl Future<Output = Result<Receipt, DeliveryError>> + Send;
+}
+
+/// A boxed future, so senders can be chosen at run time.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Receipt, DeliveryError>> + Send + 'a>>;
+
+/// [`SmsSender`] in a form that can live behind `dyn`.
+pub trait DynSmsSender: Send + Sync {
+    /// See [`SmsSender::send_sms`].
+    fn send_sms_boxed<'a>(&'a self, to: &'a PhoneNumber, body: &'a str) -> SendFuture<'a>;
+}
+
+impl<T: SmsSender> DynSmsSender for T {
+    fn send_sms_boxed<'a>(&'a self, to: &'a PhoneNumber, body: &'a str) -> SendFuture<'a> {
+        Box::pin(self.send_sms(to, body))
+    }
+}
+
+/// [`VoiceSender`] in a form that can live behind `dyn`.
+pub trait DynVoiceSender: Send + Sync {
+    /// See [`VoiceSender::call`].
+    fn call_boxed<'a>(&'a self, to: &'a PhoneNumber, script: &'a VoiceScript) -> SendFuture<'a>;
+}
+
+impl<T: VoiceSender> DynVoiceSender for T {
+    fn call_boxed<'a>(&'a self, to: &'a PhoneNumber, script: &'a VoiceScript) -> SendFuture<'a> {
+        Box::pin(self.call(to, script))
+    }
+}
+
+/// A sender for a channel that is not configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unconfigured;
+
+impl SmsSender for Unconfigured {
+    async fn send_sms(&self, _: &PhoneNumber, _: &str) -> Result<Receipt, DeliveryError> {
+        Err(DeliveryError::NotConfigured)
+    }
+}
+
+impl VoiceSender for Unconfigured {
+    async fn call(&self, _: &PhoneNumber, _: &VoiceScript) -> Result<Receipt, DeliveryError> {
+        Err(DeliveryError::NotConfigured)
+    }
+}
+
+/// The senders in use, one per channel.
+#[derive(Clone)]
+pub struct Senders {
+    /// Text messages.
+    pub sms: Arc<dyn DynSmsSender>,
+    /// Voice calls.
+    pub voice: Arc<dyn DynVoiceSender>,
+}
+
+impl Default for Senders {
+    fn default() -> Self {
+        Self {
+            sms: Arc::new(Unconfigured),
+            voice: Arc::new(Unconfigured),
+        }
+    }
+}
+
+impl std::fmt::Debug for Senders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Senders")
+    }
 }
 
 /// The SMS text (§5.2): the code first (it shows in notifications), the

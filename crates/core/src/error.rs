@@ -59,6 +59,40 @@ pub enum Error {
     /// A name that is empty or too long.
     #[error("names are 1 to 64 characters")]
     InvalidName,
+    /// The phone number was not accepted.
+    #[error("{0}")]
+    Phone(#[from] crate::phone::PhoneError),
+    /// Texts were asked for a number that cannot receive them (fixed line,
+    /// 050 VoIP): a call is offered instead.
+    #[error("this number can't receive text messages; choose a voice call instead")]
+    CannotReceiveSms,
+    /// A code was sent moments ago; wait before asking again.
+    #[error("a code was just sent; you can ask again in {retry_after} seconds")]
+    SendCooldown {
+        /// Seconds to wait.
+        retry_after: i64,
+    },
+    /// A sending limit was reached.
+    #[error(
+        "too many codes were sent ({scope}); try again in {retry_after} seconds or use another method"
+    )]
+    SendCapReached {
+        /// Which limit: `account`, `number`, `country` or `ip`.
+        scope: &'static str,
+        /// Seconds until the window ends.
+        retry_after: i64,
+    },
+    /// The number's country is not on the operator's allow-list.
+    #[error("codes can't be sent to numbers in this country; use another method")]
+    CountryNotAllowed,
+    /// The provider failed; the attempt is kept and other ways are offered.
+    #[error("we couldn't {verb} the number ending in {last_two}; try another method")]
+    DeliveryFailed {
+        /// `text` or `call`.
+        verb: &'static str,
+        /// Last two digits of the number.
+        last_two: String,
+    },
     /// Storage failed; details are logged, not shown.
     #[error("storage error: {0}")]
     Store(String),

@@ -39,6 +39,26 @@ pub struct Policy {
     pub backup_rule: BackupRule,
     /// Backup codes generated at a time.
     pub backup_code_count: usize,
+    /// Region for phone numbers typed without a country code (ISO 3166).
+    pub default_region: String,
+    /// The domain in the WebOTP line of texts (`@domain #123456`).
+    pub webotp_domain: String,
+    /// Minutes a texted or spoken code stays valid.
+    pub sent_code_minutes: i64,
+    /// Seconds between two sends to one account.
+    pub resend_cooldown_seconds: i64,
+    /// Sends per account per 15 minutes.
+    pub sends_per_account_15min: i64,
+    /// Sends per phone number per day.
+    pub sends_per_number_day: i64,
+    /// Sends per country calling code per hour, across all accounts
+    /// (SMS-pumping defence).
+    pub sends_per_country_hour: i64,
+    /// Sends per client IP per hour.
+    pub sends_per_ip_hour: i64,
+    /// Country calling codes that may receive texts and calls (`81`, `1`);
+    /// empty allows all.
+    pub allowed_country_codes: Vec<String>,
 }
 
 impl Default for Policy {
@@ -54,6 +74,15 @@ impl Default for Policy {
             step_up_minutes: 10,
             backup_rule: BackupRule::default(),
             backup_code_count: 10,
+            default_region: "JP".into(),
+            webotp_domain: "localhost".into(),
+            sent_code_minutes: 10,
+            resend_cooldown_seconds: 30,
+            sends_per_account_15min: 5,
+            sends_per_number_day: 10,
+            sends_per_country_hour: 1000,
+            sends_per_ip_hour: 20,
+            allowed_country_codes: Vec::new(),
         }
     }
 }

@@ -135,6 +135,25 @@ impl MasterKey {
         Ok(out)
     }
 
+    /// A keyed hash (HMAC-SHA256 under a key derived for `purpose`) of
+    /// `data`, hex. For short secrets such as 6-digit codes, where a plain
+    /// hash of a stolen database could be reversed by trying every value.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        let subkey = Sha256::new()
+            .chain_update(b"nidan mac key:")
+            .chain_update(purpose.as_bytes())
+            .chain_update(self.0.as_slice())
+            .finalize();
+        match <Hmac<Sha256> as KeyInit>::new_from_slice(&subkey) {
+            Ok(mut mac) => {
+                mac.update(data);
+                data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        }
+    }
+
     /// Decrypts what [`MasterKey::seal`] produced for the same `context`.
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Zeroizing<Vec<u8>>> {
         let (nonce, body) = sealed

@@ -16,6 +16,8 @@ use crate::store::Store;
 /// What accepted a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
+    /// A code sent by text or call for this attempt.
+    Phone,
     /// The authenticator app with this name.
     App(String),
     /// A backup code; this many are left.
@@ -48,6 +50,7 @@ impl<S: Store> Nidan<S> {
         &self,
         account: &Account,
         typed: &str,
+        challenge_id: Option<&str>,
     ) -> Result<std::result::Result<Accepted, Refused>> {
         let digits_only: String = typed
             .chars()
@@ -78,6 +81,20 @@ impl<S: Store> Nidan<S> {
         let code = CodeFormat::default()
             .normalize(typed)
             .map_err(|e| Error::MalformedCode(e.to_string()))?;
+        // A code texted or spoken for this sign-in attempt (any of the
+        // last three sent), spent atomically.
+        if let Some(challenge_id) = challenge_id
+            && self
+                .store
+                .use_sent_code_for_challenge(
+                    challenge_id,
+                    &self.sent_code_hash(&account.id, &code),
+                    self.now(),
+                )
+                .await?
+        {
+            return Ok(Ok(Accepted::Phone));
+        }
         let totp = Totp::default();
         let window = Window::symmetric(self.policy.totp_window);
         let now = u64::try_from(self.now()).unwrap_or(0);

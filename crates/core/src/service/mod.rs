@@ -7,10 +7,12 @@
 //!   `EmailGiven → PasswordAccepted → { SignedIn | CodeRequired } → SignedIn`.
 //! - [`factor`]: checking a second factor (authenticator code or backup
 //!   code) with atomic single use.
+//! - [`phones`]: phone methods, sending codes by text or call, limits.
 //! - [`wizard`]: the three-page enable wizard.
 //! - [`settings`]: Advanced Security Settings once 2SV is on.
 
 pub mod factor;
+pub mod phones;
 pub mod settings;
 pub mod signin;
 pub mod wizard;
@@ -18,6 +20,7 @@ pub mod wizard;
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::delivery::Senders;
 use crate::error::{Error, Result};
 use crate::model::{Event, Origin};
 use crate::policy::Policy;
@@ -31,6 +34,7 @@ pub struct Nidan<S> {
     key: MasterKey,
     hasher: PasswordHasher,
     policy: Policy,
+    senders: Senders,
 }
 
 impl<S: Store> Nidan<S> {
@@ -49,7 +53,14 @@ impl<S: Store> Nidan<S> {
             key,
             hasher: PasswordHasher::new(hash_permits)?,
             policy,
+            senders: Senders::default(),
         })
+    }
+
+    /// Uses these senders for texts and calls.
+    pub fn with_senders(mut self, senders: Senders) -> Self {
+        self.senders = senders;
+        self
     }
 
     /// The policy in force.

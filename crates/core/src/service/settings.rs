@@ -155,7 +155,7 @@ impl<S: Store> Nidan<S> {
         if account.two_sv_on_since.is_none() {
             return Err(Error::NotOn);
         }
-        match self.check_factor(account, code).await? {
+        match self.check_factor(account, code, None).await? {
             Ok(_) => {}
             Err(Refused::Replayed(_)) => return Err(Error::CodeAlreadyUsed),
             Err(Refused::Wrong) => {

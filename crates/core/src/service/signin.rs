@@ -30,6 +30,37 @@ pub struct SignedIn {
     pub remember_token: Option<Zeroizing<String>>,
 }
 
+/// A sign-in method as the code page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodSummary {
+    /// Id, to ask for a code by text or call.
+    pub id: String,
+    /// App, SMS or voice.
+    pub kind: MethodKind,
+    /// Primary or backup.
+    pub role: MethodRole,
+    /// The app's name, or the masked number.
+    pub name: String,
+    /// For phones: the last two digits ("ending in 78").
+    pub last_two: Option<String>,
+}
+
+impl MethodSummary {
+    fn of(m: crate::model::Method) -> Self {
+        let last_two = m
+            .phone
+            .as_deref()
+            .map(|p| p.get(p.len().saturating_sub(2)..).unwrap_or("").to_owned());
+        Self {
+            id: m.id,
+            kind: m.kind,
+            role: m.role,
+            name: m.name,
+            last_two,
+        }
+    }
+}
+
 /// The code step a sign-in is waiting for.
 #[derive(Debug)]
 pub struct CodeRequired {
@@ -37,8 +68,11 @@ pub struct CodeRequired {
     pub challenge_token: Zeroizing<String>,
     /// The primary method's kind, to choose what the code page asks for.
     pub primary: MethodKind,
-    /// Names of the active methods, primary first.
-    pub methods: Vec<(MethodKind, MethodRole, String)>,
+    /// The active methods, primary first.
+    pub methods: Vec<MethodSummary>,
+    /// When the primary is a phone: the outcome of texting or calling it
+    /// as the code page opens (§4.1); an error to show in plain words.
+    pub delivery: Option<Result<()>>,
 }
 
 /// The outcome of the password step.
@@ -169,22 +203,27 @@ impl<S: Store> Nidan<S> {
         self.store
             .insert_challenge(&challenge, &token_hash(&token))
             .await?;
-        let mut methods: Vec<_> = self
+        let mut active: Vec<crate::model::Method> = self
             .store
             .methods(&account.id)
             .await?
             .into_iter()
             .filter(|m| m.active)
-            .map(|m| (m.kind, m.role, m.name))
             .collect();
-        methods.sort_by_key(|(_, role, _)| *role != MethodRole::Primary);
-        let primary = methods
-            .first()
-            .map_or(MethodKind::App, |(kind, _, _)| *kind);
+        active.sort_by_key(|m| m.role != MethodRole::Primary);
+        let primary = active.first().map_or(MethodKind::App, |m| m.kind);
+        let delivery = match active.first() {
+            Some(m) if m.phone.is_some() => Some(
+                self.send_code(&account, m, Some(&challenge.id), origin)
+                    .await,
+            ),
+            _ => None,
+        };
         Ok(PasswordStep::CodeRequired(CodeRequired {
             challenge_token: token,
             primary,
-            methods,
+            methods: active.into_iter().map(MethodSummary::of).collect(),
+            delivery,
         }))
     }
 
@@ -264,7 +303,7 @@ impl<S: Store> Nidan<S> {
     }
 
     /// The open (unexpired, uncompleted) sign-in attempt with this token.
-    async fn open_challenge(&self, challenge_token: &str) -> Result<Challenge> {
+    pub(crate) async fn open_challenge(&self, challenge_token: &str) -> Result<Challenge> {
         self.store
             .challenge_by_token(&token_hash(challenge_token))
             .await?
@@ -275,21 +314,17 @@ impl<S: Store> Nidan<S> {
     /// The active methods of the account a sign-in attempt belongs to,
     /// primary first, for the code page's "Didn't receive the code?" list.
     /// Only a holder of the attempt's token (who passed the password) sees them.
-    pub async fn pending_methods(
-        &self,
-        challenge_token: &str,
-    ) -> Result<Vec<(MethodKind, MethodRole, String)>> {
+    pub async fn pending_methods(&self, challenge_token: &str) -> Result<Vec<MethodSummary>> {
         let challenge = self.open_challenge(challenge_token).await?;
-        let mut methods: Vec<_> = self
+        let mut active: Vec<crate::model::Method> = self
             .store
             .methods(&challenge.account_id)
             .await?
             .into_iter()
             .filter(|m| m.active)
-            .map(|m| (m.kind, m.role, m.name))
             .collect();
-        methods.sort_by_key(|(_, role, _)| *role != MethodRole::Primary);
-        Ok(methods)
+        active.sort_by_key(|m| m.role != MethodRole::Primary);
+        Ok(active.into_iter().map(MethodSummary::of).collect())
     }
 
     /// The code step: checks `code` for the attempt `challenge_token`;
@@ -311,7 +346,10 @@ impl<S: Store> Nidan<S> {
             .account_by_id(&challenge.account_id)
             .await?
             .ok_or(Error::ChallengeExpired)?;
-        let refused = match self.check_factor(&account, code).await? {
+        let refused = match self
+            .check_factor(&account, code, Some(&challenge.id))
+            .await?
+        {
             Ok(accepted) => {
                 if !self
                     .store
@@ -322,6 +360,7 @@ impl<S: Store> Nidan<S> {
                 }
                 let (kind, detail) = match &accepted {
                     Accepted::App(name) => ("code_accepted", name.clone()),
+                    Accepted::Phone => ("code_accepted", "phone".to_owned()),
                     Accepted::BackupCode { left } => ("backup_code_used", format!("{left} left")),
                 };
                 self.record(Some(&account.id), kind, origin, &detail)

@@ -303,11 +303,11 @@ async fn signin(
             methods: required
                 .methods
                 .into_iter()
-                .map(|(kind, role, name)| MethodOut {
-                    id: String::new(),
-                    kind: kind_str(kind),
-                    role: role.as_str().into(),
-                    name,
+                .map(|m| MethodOut {
+                    id: m.id,
+                    kind: kind_str(m.kind),
+                    role: m.role.as_str().into(),
+                    name: m.name,
                     created_at: 0,
                 })
                 .collect(),

@@ -30,6 +30,12 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::AlreadyOn => (StatusCode::CONFLICT, "already_on"),
         Error::NotOn => (StatusCode::CONFLICT, "not_on"),
         Error::InvalidName => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+        Error::Phone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
+        Error::CannotReceiveSms => (StatusCode::UNPROCESSABLE_ENTITY, "cannot_receive_sms"),
+        Error::SendCooldown { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_cooldown"),
+        Error::SendCapReached { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_cap_reached"),
+        Error::CountryNotAllowed => (StatusCode::UNPROCESSABLE_ENTITY, "country_not_allowed"),
+        Error::DeliveryFailed { .. } => (StatusCode::SERVICE_UNAVAILABLE, "delivery_failed"),
         Error::Store(_) | Error::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -44,7 +50,40 @@ pub fn message(e: &Error, tr: Tr) -> String {
         Error::WrongCode { attempts_left } => {
             tr.f("error.wrong_code", &[("left", &attempts_left.to_string())])
         }
+        Error::Phone(p) => tr.s(&format!("error.phone.{}", phone_key(p))),
+        Error::SendCooldown { retry_after } | Error::SendCapReached { retry_after, .. } => tr.f(
+            &format!("error.{code}"),
+            &[("wait", &wait_words(*retry_after, tr))],
+        ),
+        Error::DeliveryFailed { verb, last_two } => tr.f(
+            &format!("error.delivery_failed_{verb}"),
+            &[("last", last_two)],
+        ),
         _ => tr.s(&format!("error.{code}")),
+    }
+}
+
+fn phone_key(e: &nidan_core::phone::PhoneError) -> &'static str {
+    use nidan_core::phone::PhoneError;
+    match e {
+        PhoneError::Empty => "empty",
+        PhoneError::NotANumber => "not_a_number",
+        PhoneError::Invalid => "invalid",
+        PhoneError::ServiceNumber => "service_number",
+        PhoneError::UnknownRegion(_) => "invalid",
+    }
+}
+
+/// "2 minutes" / "40 seconds" in the page's language.
+fn wait_words(seconds: i64, tr: Tr) -> String {
+    let seconds = seconds.max(1);
+    if seconds >= 120 {
+        tr.f(
+            "time.minutes",
+            &[("n", &seconds.div_euclid(60).to_string())],
+        )
+    } else {
+        tr.f("time.seconds", &[("n", &seconds.to_string())])
     }
 }
 

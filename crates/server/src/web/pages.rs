@@ -285,7 +285,8 @@ async fn code_page_with(state: &AppState, t: Tr, token: &str, error: Option<Stri
     };
     let app_lines = methods
         .iter()
-        .map(|(_, _, name)| t.f("code.use_app", &[("name", name)]))
+        .filter(|m| m.kind == nidan_core::model::MethodKind::App)
+        .map(|m| t.f("code.use_app", &[("name", &m.name)]))
         .collect();
     render!(CodePage, Base::new(state, t, false), error, None, { app_lines: app_lines })
 }
