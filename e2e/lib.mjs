@@ -25,13 +25,13 @@ function freePort() {
   });
 }
 
-export async function startNidan() {
+export async function startNidan(extraEnv = {}) {
   const bin = process.env.NIDAN_BIN ?? join(here, '..', 'target', 'debug', 'nidan');
   const dataDir = mkdtempSync(join(tmpdir(), 'nidan-e2e-'));
   const port = await freePort();
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NIDAN_LOG: 'warn' },
+    env: { ...process.env, NIDAN_LOG: 'warn', ...extraEnv },
   });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
@@ -95,4 +95,25 @@ export function totp(key, stepsAhead = 0) {
   const offset = mac[mac.length - 1] & 0x0f;
   const bin = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
   return String(bin % 1_000_000).padStart(6, '0');
+}
+
+/** The newest outbox message to `recipient` (E.164), read off /dev/outbox. */
+export async function outbox(context, base, recipient) {
+  const page = await context.newPage();
+  await page.goto(`${base}/dev/outbox`);
+  const rows = await page.locator('#outbox tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  await page.close();
+  const row = rows.find((cells) => cells[2] === recipient);
+  if (!row) throw new Error(`no outbox message to ${recipient}: ${JSON.stringify(rows)}`);
+  return { channel: row[1], body: row[3] };
+}
+
+/** The 6-digit code in a texted or spoken message. */
+export function codeIn(body) {
+  const texted = body.match(/\b(\d{6})\b/);
+  if (texted) return texted[1];
+  // Voice: "[ja-JP] … 1 … 2 … 3 … 4 … 5 … 6 / …": the first reading.
+  const first = body.split(' / ')[0];
+  const digits = first.replace(/^\[[^\]]*\]/, '').match(/\d/g);
+  return digits.slice(-6).join('');
 }

@@ -41,6 +41,7 @@ async function signOut(page) {
 }
 
 async function enrolApp(page, name, shot) {
+  await page.check('input[value=app]');
   await page.fill('#name', name);
   await page.click('main button[type=submit]');
   await page.waitForURL('**/security/wizard/app/*');

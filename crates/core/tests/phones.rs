@@ -316,7 +316,7 @@ async fn the_last_three_codes_sent_stay_valid_and_expire_after_ten_minutes() {
     for _ in 0..3 {
         w.clock.advance(31);
         w.nidan
-            .send_sign_in_code(&required.challenge_token, &sms_id, &origin())
+            .send_sign_in_code(&required.challenge_token, &sms_id, None, &origin())
             .await
             .unwrap();
         codes.push(w.texts.last_code());
@@ -391,7 +391,7 @@ async fn resends_have_a_cooldown_and_a_cap_told_with_the_wait() {
     let sms_id = required.methods[0].id.clone();
     match w
         .nidan
-        .send_sign_in_code(&required.challenge_token, &sms_id, &origin())
+        .send_sign_in_code(&required.challenge_token, &sms_id, None, &origin())
         .await
     {
         Err(Error::SendCooldown { retry_after }) => assert_eq!(retry_after, 30),
@@ -402,7 +402,7 @@ async fn resends_have_a_cooldown_and_a_cap_told_with_the_wait() {
         w.clock.advance(31);
         result = w
             .nidan
-            .send_sign_in_code(&required.challenge_token, &sms_id, &origin())
+            .send_sign_in_code(&required.challenge_token, &sms_id, None, &origin())
             .await;
         if result.is_err() {
             break;

@@ -1,6 +1,7 @@
 //! Senders for nidan's codes, implementing the traits of
 //! [`nidan_core::delivery`]:
 //!
+//! - [`outbox`]: the development provider, keeping messages in the database.
 //! - [`twilio`]: Twilio's Messages API for SMS and Calls API with inline
 //!   TwiML for voice.
 //! - [`webhook`]: a JSON POST to the operator's URL, signed with
@@ -9,6 +10,7 @@
 //! Senders only send: whether to send, how often, and what to say when a
 //! send fails are decided in `nidan-core`.
 
+pub mod outbox;
 pub mod twilio;
 pub mod webhook;
 

@@ -34,6 +34,107 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The rules of sign-in and 2SV.
     pub policy: Policy,
+    /// How texts and calls are sent.
+    pub delivery: Delivery,
+}
+
+/// A provider for a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// Kept in the database (development): `nidan outbox`, `/dev/outbox`.
+    #[default]
+    Outbox,
+    /// Twilio's Messages and Calls APIs.
+    Twilio,
+    /// A signed JSON POST to the operator's URL.
+    Webhook,
+}
+
+/// Delivery settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// Provider for text messages.
+    pub sms: Provider,
+    /// Provider for voice calls.
+    pub voice: Provider,
+    /// Serve `/dev/outbox` (only ever on a loopback listener).
+    pub outbox_page: bool,
+    /// Twilio settings, for `twilio`.
+    pub twilio: TwilioSettings,
+    /// Webhook settings, for `webhook`.
+    pub webhook: WebhookSettings,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            sms: Provider::Outbox,
+            voice: Provider::Outbox,
+            outbox_page: false,
+            twilio: TwilioSettings::default(),
+            webhook: WebhookSettings::default(),
+        }
+    }
+}
+
+/// Twilio account settings (`NIDAN_DELIVERY__TWILIO__AUTH_TOKEN` keeps the
+/// token out of the file).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioSettings {
+    /// `AC...`.
+    pub account_sid: String,
+    /// The auth token.
+    #[serde(skip_serializing)]
+    pub auth_token: String,
+    /// The sending number (E.164).
+    pub from: String,
+    /// `MG...` for SMS instead of `from`.
+    pub messaging_service_sid: Option<String>,
+    /// API base URL.
+    pub base_url: String,
+}
+
+impl Default for TwilioSettings {
+    fn default() -> Self {
+        Self {
+            account_sid: String::new(),
+            auth_token: String::new(),
+            from: String::new(),
+            messaging_service_sid: None,
+            base_url: "https://api.twilio.com".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TwilioSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioSettings")
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+/// Webhook settings.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where to POST.
+    pub url: String,
+    /// The signing secret.
+    #[serde(skip_serializing)]
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 /// Log line format.
@@ -58,6 +159,7 @@ impl Default for Config {
             public_url: None,
             log_format: LogFormat::Text,
             policy: Policy::default(),
+            delivery: Delivery::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ rust_i18n::i18n!("locales", fallback = "en");
 
 use std::sync::Arc;
 
+use nidan_core::delivery::Senders;
 use nidan_core::{Nidan, SystemClock};
 use nidan_store::SqlStore;
 
@@ -31,11 +32,64 @@ pub async fn build(config: &config::Config) -> anyhow::Result<Arc<Nidan<SqlStore
     let store = SqlStore::connect(&config.database_url(), config.database_max_connections).await?;
     let key = keyfile::load_or_create(config)?;
     let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-    Ok(Arc::new(Nidan::new(
-        store,
-        Arc::new(SystemClock),
-        key,
-        config.policy.clone(),
-        permits,
-    )?))
+    let clock: Arc<dyn nidan_core::Clock> = Arc::new(SystemClock);
+    let senders = senders(config, &store, &clock)?;
+    Ok(Arc::new(
+        Nidan::new(store, clock, key, config.policy.clone(), permits)?.with_senders(senders),
+    ))
+}
+
+/// The senders the configuration asks for.
+fn senders(
+    config: &config::Config,
+    store: &SqlStore,
+    clock: &Arc<dyn nidan_core::Clock>,
+) -> anyhow::Result<Senders> {
+    use config::Provider;
+    use nidan_delivery::outbox::OutboxSender;
+    use nidan_delivery::twilio::{TwilioConfig, TwilioSender};
+    use nidan_delivery::webhook::{WebhookConfig, WebhookSender};
+    let d = &config.delivery;
+    let twilio = || -> anyhow::Result<TwilioSender> {
+        if d.twilio.account_sid.is_empty() || d.twilio.auth_token.is_empty() {
+            anyhow::bail!(
+                "delivery uses twilio but delivery.twilio.account_sid or auth_token is empty"
+            );
+        }
+        Ok(TwilioSender::new(TwilioConfig {
+            account_sid: d.twilio.account_sid.clone(),
+            auth_token: zeroize::Zeroizing::new(d.twilio.auth_token.clone()),
+            from: d.twilio.from.clone(),
+            messaging_service_sid: d.twilio.messaging_service_sid.clone(),
+            base_url: d.twilio.base_url.clone(),
+            timeout: nidan_delivery::DEFAULT_TIMEOUT,
+        })?)
+    };
+    let webhook = || -> anyhow::Result<WebhookSender> {
+        if d.webhook.url.is_empty() || d.webhook.secret.is_empty() {
+            anyhow::bail!("delivery uses webhook but delivery.webhook.url or secret is empty");
+        }
+        Ok(WebhookSender::new(
+            WebhookConfig {
+                url: d.webhook.url.clone(),
+                secret: zeroize::Zeroizing::new(d.webhook.secret.clone()),
+                attempts: 3,
+                backoff: std::time::Duration::from_millis(500),
+                timeout: nidan_delivery::DEFAULT_TIMEOUT,
+            },
+            clock.clone(),
+        )?)
+    };
+    let outbox = || OutboxSender::new(store.clone(), clock.clone());
+    let sms: Arc<dyn nidan_core::delivery::DynSmsSender> = match d.sms {
+        Provider::Outbox => Arc::new(outbox()),
+        Provider::Twilio => Arc::new(twilio()?),
+        Provider::Webhook => Arc::new(webhook()?),
+    };
+    let voice: Arc<dyn nidan_core::delivery::DynVoiceSender> = match d.voice {
+        Provider::Outbox => Arc::new(outbox()),
+        Provider::Twilio => Arc::new(twilio()?),
+        Provider::Webhook => Arc::new(webhook()?),
+    };
+    Ok(Senders { sms, voice })
 }

@@ -32,6 +32,18 @@ enum Command {
         #[arg(long)]
         print_config: bool,
     },
+    /// Show the messages the development outbox kept, newest first (with the codes)
+    Outbox {
+        /// Configuration file (TOML)
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Folder for the SQLite file [default: ./nidan-data]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// How many messages
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
     /// Apply database migrations and exit
     Migrate {
         /// Configuration file (TOML)
@@ -88,6 +100,34 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             init_logs(config.log_format);
             runtime.block_on(nidan_server::web::serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox {
+            config,
+            data_dir,
+            limit,
+        } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            runtime.block_on(async {
+                let store = nidan_store::SqlStore::connect(&config.database_url(), 1).await?;
+                let messages = nidan_core::Store::outbox(&store, limit.clamp(1, 1000)).await?;
+                if messages.is_empty() {
+                    println!("The outbox is empty.");
+                }
+                for m in messages {
+                    println!(
+                        "{}  {:<5}  {}\n    {}\n",
+                        m.created_at,
+                        m.channel,
+                        m.recipient,
+                        m.body.replace('\n', "\n    ")
+                    );
+                }
+                anyhow::Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { config, data_dir } => {

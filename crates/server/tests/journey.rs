@@ -31,6 +31,7 @@ async fn server() -> Server {
     let state = AppState {
         nidan,
         secure_cookies: false,
+        outbox_page: true,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

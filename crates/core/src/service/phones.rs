@@ -22,6 +22,9 @@ pub struct PhoneEnrolment {
     pub masked: String,
     /// Text or voice.
     pub kind: MethodKind,
+    /// The same number as another of the account's methods: losing the
+    /// phone would lose both (seed 000), so the page warns.
+    pub same_number_as_other: bool,
 }
 
 /// Fixed counting windows.
@@ -78,12 +81,25 @@ impl<S: Store> Nidan<S> {
             active: false,
         };
         self.store.insert_method(&method).await?;
+        let same_number_as_other = self.number_in_use(account, &method).await?;
         self.send_code(account, &method, None, origin).await?;
         Ok(PhoneEnrolment {
             method_id: id,
             masked: number.masked(),
             kind,
+            same_number_as_other,
         })
+    }
+
+    /// Whether another (active, or verified in this wizard) method of the
+    /// account has the same number.
+    async fn number_in_use(&self, account: &Account, method: &Method) -> Result<bool> {
+        Ok(self.store.methods(&account.id).await?.iter().any(|m| {
+            m.id != method.id
+                && m.phone.is_some()
+                && m.phone == method.phone
+                && (m.active || m.confirmed_at.is_some())
+        }))
     }
 
     /// Verifies an enrolling phone with the code sent to it.
@@ -128,6 +144,30 @@ impl<S: Store> Nidan<S> {
                 .await?;
         }
         Ok(method)
+    }
+
+    /// The enrolling phone `method_id`, to show its page again.
+    pub async fn pending_phone(
+        &self,
+        account: &Account,
+        method_id: &str,
+    ) -> Result<PhoneEnrolment> {
+        let method = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .find(|m| {
+                m.id == method_id && !m.active && m.confirmed_at.is_none() && m.phone.is_some()
+            })
+            .ok_or(Error::NoSuchMethod)?;
+        let same_number_as_other = self.number_in_use(account, &method).await?;
+        Ok(PhoneEnrolment {
+            method_id: method.id,
+            masked: method.name,
+            kind: method.kind,
+            same_number_as_other,
+        })
     }
 
     /// Sends a code again to an enrolling phone.
@@ -293,10 +333,13 @@ impl<S: Store> Nidan<S> {
 
     /// Sends a code for a sign-in attempt to one of the account's phones:
     /// the code page's "Text the number ending in 78" and "Call ...".
+    /// `channel` may switch a phone between text and call; a text to a
+    /// number that cannot receive one is refused.
     pub async fn send_sign_in_code(
         &self,
         challenge_token: &str,
         method_id: &str,
+        channel: Option<MethodKind>,
         origin: &Origin,
     ) -> Result<String> {
         let challenge = self.open_challenge(challenge_token).await?;
@@ -312,6 +355,18 @@ impl<S: Store> Nidan<S> {
             .into_iter()
             .find(|m| m.id == method_id && m.active && m.phone.is_some())
             .ok_or(Error::NoSuchMethod)?;
+        let mut method = method;
+        match channel {
+            Some(MethodKind::Sms) => {
+                let number = PhoneNumber::from_e164(method.phone.as_deref().unwrap_or_default())?;
+                if !number.can_receive_sms() {
+                    return Err(Error::CannotReceiveSms);
+                }
+                method.kind = MethodKind::Sms;
+            }
+            Some(MethodKind::Voice) => method.kind = MethodKind::Voice,
+            _ => {}
+        }
         self.send_code(&account, &method, Some(&challenge.id), origin)
             .await?;
         Ok(method.name)

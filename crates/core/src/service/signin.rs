@@ -43,20 +43,25 @@ pub struct MethodSummary {
     pub name: String,
     /// For phones: the last two digits ("ending in 78").
     pub last_two: Option<String>,
+    /// For phones: whether the number can receive texts.
+    pub can_text: bool,
 }
 
 impl MethodSummary {
     fn of(m: crate::model::Method) -> Self {
-        let last_two = m
+        let number = m
             .phone
             .as_deref()
-            .map(|p| p.get(p.len().saturating_sub(2)..).unwrap_or("").to_owned());
+            .and_then(|p| crate::phone::PhoneNumber::from_e164(p).ok());
         Self {
             id: m.id,
             kind: m.kind,
             role: m.role,
             name: m.name,
-            last_two,
+            last_two: number.as_ref().map(|n| n.last_two().to_owned()),
+            can_text: number
+                .as_ref()
+                .is_some_and(crate::phone::PhoneNumber::can_receive_sms),
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub nidan: Arc<Nidan<SqlStore>>,
     /// Whether cookies are `Secure`.
     pub secure_cookies: bool,
+    /// Whether `/dev/outbox` exists (enabled and listening on loopback).
+    pub outbox_page: bool,
 }
 
 impl AppState {
@@ -172,7 +174,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         nidan,
         secure_cookies: config.secure_cookies(),
+        outbox_page: config.delivery.outbox_page && config.listen.ip().is_loopback(),
     };
+    if config.delivery.outbox_page && !config.listen.ip().is_loopback() {
+        tracing::warn!("delivery.outbox_page is ignored: nidan is not listening on loopback");
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.listen))?;

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use nidan_core::Error;
-use nidan_core::model::{Account, MethodRole, Session};
+use nidan_core::model::{Account, MethodKind, MethodRole, Session};
 use nidan_core::service::signin::{PasswordStep, SignedIn};
 use serde::Deserialize;
 
@@ -35,7 +35,17 @@ pub fn routes() -> Router<AppState> {
         .route("/security", get(security_page))
         .route("/security/reauth", get(reauth_page).post(reauth))
         .route("/security/wizard", get(wizard_page))
-        .route("/security/wizard/app", post(wizard_begin_app))
+        .route("/security/wizard/method", post(wizard_begin_method))
+        .route(
+            "/security/wizard/phone/{id}",
+            get(wizard_phone_page).post(wizard_confirm_phone),
+        )
+        .route(
+            "/security/wizard/phone/{id}/resend",
+            post(wizard_resend_phone),
+        )
+        .route("/signin/code/send", post(signin_send_code))
+        .route("/dev/outbox", get(outbox_page))
         .route(
             "/security/wizard/app/{id}",
             get(wizard_app_page).post(wizard_confirm_app),
@@ -70,7 +80,8 @@ macro_rules! page {
 page!(SignupPage, "signup.html" { email: String });
 page!(SigninEmailPage, "signin_email.html" { email: String });
 page!(SigninPasswordPage, "signin_password.html" { email: String });
-page!(CodePage, "code.html" { app_lines: Vec<String> });
+page!(CodePage, "code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool });
+page!(WizardPhonePage, "wizard_phone.html" { heading: String, step: Option<String>, sent_line: String, same_number: bool, method_id: String });
 page!(AccountPage, "account.html" { email: String, two_sv_on: bool });
 page!(ReauthPage, "reauth.html" { email: String });
 page!(PasswordPage, "password.html" { email: String });
@@ -83,14 +94,30 @@ page!(SecurityPage, "security.html" {
     backup_title: String,
     events: Vec<EventLine>,
 });
-page!(WizardChoosePage, "wizard_choose.html" { heading: String, step: Option<String>, primary_line: Option<String>, backup: bool, default_name: String });
+page!(WizardChoosePage, "wizard_choose.html" { heading: String, step: Option<String>, primary_line: Option<String>, backup: bool, default_name: String, phone: String, kind: String });
 page!(WizardAppPage, "wizard_app.html" { heading: String, step: Option<String>, qr_svg: String, secret_grouped: String, method_id: String });
 page!(WizardFinalPage, "wizard_final.html" { step: String, primary_line: String, backup_line: Option<String> });
 page!(CodesPage, "codes.html" { heading: String, codes: Vec<String> });
+page!(OutboxPage, "outbox.html" { messages: Vec<OutboxLine> });
+
+struct OutboxLine {
+    when: String,
+    channel: String,
+    recipient: String,
+    body: String,
+}
+
+struct PhoneLine {
+    id: String,
+    can_text: bool,
+    text_line: String,
+    call_line: String,
+}
 
 struct MethodLine {
     id: String,
     name: String,
+    kind_label: String,
     primary: bool,
     added: String,
 }
@@ -262,15 +289,17 @@ async fn signin_password(
         }
         Ok(PasswordStep::CodeRequired(required)) => {
             let minutes = state.nidan.policy().challenge_minutes;
-            (
-                jar.add(state.cookie(
-                    CHALLENGE_COOKIE,
-                    required.challenge_token.to_string(),
-                    Some(minutes * 60),
-                )),
-                to("/signin/code"),
-            )
-                .into_response()
+            let token = required.challenge_token.to_string();
+            let jar = jar.add(state.cookie(CHALLENGE_COOKIE, token.clone(), Some(minutes * 60)));
+            match required.delivery {
+                // The text or call to the primary phone failed or was
+                // limited: say so on the code page, with the other ways open.
+                Some(Err(e)) => {
+                    let page = code_page_with(&state, t, &token, Some(message(&e, t)), None).await;
+                    (jar, page).into_response()
+                }
+                _ => (jar, to("/signin/code")).into_response(),
+            }
         }
         Err(e) => {
             render!(SigninPasswordPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: email })
@@ -278,24 +307,104 @@ async fn signin_password(
     }
 }
 
-async fn code_page_with(state: &AppState, t: Tr, token: &str, error: Option<String>) -> Response {
+async fn code_page_with(
+    state: &AppState,
+    t: Tr,
+    token: &str,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let methods = match state.nidan.pending_methods(token).await {
         Ok(m) => m,
         Err(_) => return to("/signin"),
     };
     let app_lines = methods
         .iter()
-        .filter(|m| m.kind == nidan_core::model::MethodKind::App)
+        .filter(|m| m.kind == MethodKind::App)
         .map(|m| t.f("code.use_app", &[("name", &m.name)]))
         .collect();
-    render!(CodePage, Base::new(state, t, false), error, None, { app_lines: app_lines })
+    let phones = methods
+        .iter()
+        .filter_map(|m| {
+            let last = m.last_two.as_deref()?;
+            Some(PhoneLine {
+                id: m.id.clone(),
+                can_text: m.can_text,
+                text_line: t.f("code.text_to", &[("last", last)]),
+                call_line: t.f("code.call_to", &[("last", last)]),
+            })
+        })
+        .collect();
+    let prompt = match methods.first() {
+        Some(m) if m.kind == MethodKind::Sms => t.f(
+            "code.sent_text",
+            &[("last", m.last_two.as_deref().unwrap_or(""))],
+        ),
+        Some(m) if m.kind == MethodKind::Voice => t.f(
+            "code.sent_call",
+            &[("last", m.last_two.as_deref().unwrap_or(""))],
+        ),
+        _ => t.s("code.app_prompt"),
+    };
+    let open_other = error.is_some();
+    render!(CodePage, Base::new(state, t, false), error, notice, { prompt: prompt, phones: phones, app_lines: app_lines, open_other: open_other })
+}
+
+#[derive(Deserialize)]
+struct SendForm {
+    method: String,
+    channel: String,
+}
+
+async fn signin_send_code(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Form(form): Form<SendForm>,
+) -> Response {
+    let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
+        return to("/signin");
+    };
+    let channel = if form.channel == "voice" {
+        MethodKind::Voice
+    } else {
+        MethodKind::Sms
+    };
+    match state
+        .nidan
+        .send_sign_in_code(&token, &form.method, Some(channel), &origin)
+        .await
+    {
+        Ok(_) => {
+            let last = state
+                .nidan
+                .pending_methods(&token)
+                .await
+                .ok()
+                .and_then(|ms| ms.into_iter().find(|m| m.id == form.method))
+                .and_then(|m| m.last_two)
+                .unwrap_or_default();
+            let key = if channel == MethodKind::Voice {
+                "code.sent_call"
+            } else {
+                "code.sent_text"
+            };
+            code_page_with(&state, t, &token, None, Some(t.f(key, &[("last", &last)]))).await
+        }
+        Err(e @ (Error::ChallengeExpired | Error::TooManyAttempts)) => {
+            let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
+            (jar.remove(state.removal(CHALLENGE_COOKIE)), page).into_response()
+        }
+        Err(e) => code_page_with(&state, t, &token, Some(message(&e, t)), None).await,
+    }
 }
 
 async fn code_page(State(state): State<AppState>, t: Tr, jar: CookieJar) -> Response {
     let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return to("/signin");
     };
-    code_page_with(&state, t, &token, None).await
+    code_page_with(&state, t, &token, None, None).await
 }
 
 #[derive(Deserialize)]
@@ -326,7 +435,7 @@ async fn signin_code(
             let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
             (jar, page).into_response()
         }
-        Err(e) => code_page_with(&state, t, &token, Some(message(&e, t))).await,
+        Err(e) => code_page_with(&state, t, &token, Some(message(&e, t)), None).await,
     }
 }
 
@@ -470,6 +579,11 @@ async fn security_with(
         .map(|m| MethodLine {
             id: m.id.clone(),
             name: m.name.clone(),
+            kind_label: t.s(match m.kind {
+                MethodKind::App => "security.app",
+                MethodKind::Sms => "security.sms",
+                MethodKind::Voice => "security.voice",
+            }),
             primary: m.role == MethodRole::Primary,
             added: t.f("security.added", &[("date", &t.date(&m.created_at))]),
         })
@@ -544,6 +658,8 @@ async fn wizard_page(State(state): State<AppState>, t: Tr, Guarded(account): Gua
             primary_line: None,
             backup: false,
             default_name: t.s("security.app"),
+            phone: String::new(),
+            kind: "sms".to_owned(),
         }),
         (Some(primary), None) if !wizard.backup_optional => {
             render!(WizardChoosePage, base, None, None, {
@@ -552,6 +668,8 @@ async fn wizard_page(State(state): State<AppState>, t: Tr, Guarded(account): Gua
                 primary_line: Some(t.f("wizard.primary_done", &[("name", &primary.name)])),
                 backup: true,
                 default_name: "kagi".to_owned(),
+                phone: String::new(),
+                kind: if primary.kind == MethodKind::App { "sms" } else { "app" }.to_owned(),
             })
         }
         (Some(primary), backup) => render!(WizardFinalPage, base, None, None, {
@@ -572,37 +690,152 @@ async fn add_app_page(State(state): State<AppState>, t: Tr, Guarded(account): Gu
         primary_line: None,
         backup: true,
         default_name: t.s("security.app"),
+        phone: String::new(),
+        kind: "app".to_owned(),
     })
 }
 
 #[derive(Deserialize)]
-struct BeginAppForm {
+struct BeginMethodForm {
     role: String,
+    kind: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
+    phone: String,
 }
 
-async fn wizard_begin_app(
+async fn wizard_begin_method(
     State(state): State<AppState>,
     t: Tr,
+    RequestOrigin(origin): RequestOrigin,
     Guarded(account): Guarded,
-    Form(form): Form<BeginAppForm>,
+    Form(form): Form<BeginMethodForm>,
 ) -> Response {
     let role = if form.role == "backup" {
         MethodRole::Backup
     } else {
         MethodRole::Primary
     };
-    match state.nidan.begin_app(&account, role, &form.name).await {
-        Ok(app) => to(&format!("/security/wizard/app/{}", app.method_id)),
+    let result = match form.kind.as_str() {
+        "app" => state
+            .nidan
+            .begin_app(&account, role, &form.name)
+            .await
+            .map(|app| format!("/security/wizard/app/{}", app.method_id)),
+        kind => {
+            let kind = if kind == "voice" {
+                MethodKind::Voice
+            } else {
+                MethodKind::Sms
+            };
+            state
+                .nidan
+                .begin_phone(&account, role, &form.phone, kind, &origin)
+                .await
+                .map(|p| format!("/security/wizard/phone/{}", p.method_id))
+        }
+    };
+    match result {
+        Ok(path) => to(&path),
         Err(e) => {
             render!(WizardChoosePage, Base::new(&state, t, true), Some(message(&e, t)), None, {
-                heading: t.s("wizard.app_choice"),
+                heading: t.s(if role == MethodRole::Backup { "wizard.backup_title" } else { "wizard.primary_title" }),
                 step: None,
                 primary_line: None,
                 backup: role == MethodRole::Backup,
                 default_name: form.name,
+                phone: form.phone,
+                kind: form.kind,
             })
         }
+    }
+}
+
+async fn phone_page_with(
+    state: &AppState,
+    t: Tr,
+    account: &Account,
+    method_id: &str,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let phone = match state.nidan.pending_phone(account, method_id).await {
+        Ok(p) => p,
+        Err(Error::NoSuchMethod) => return to("/security/wizard"),
+        Err(e) => return internal(state, t, &e),
+    };
+    let sent_line = match phone.kind {
+        MethodKind::Voice => t.f("phone.sent_voice", &[("masked", &phone.masked)]),
+        _ => t.f("phone.sent_sms", &[("masked", &phone.masked)]),
+    };
+    let heading = t.s(if phone.kind == MethodKind::Voice {
+        "wizard.voice"
+    } else {
+        "wizard.sms"
+    });
+    render!(WizardPhonePage, Base::new(state, t, true), error, notice, {
+        heading: heading,
+        step: None,
+        sent_line: sent_line,
+        same_number: phone.same_number_as_other,
+        method_id: phone.method_id,
+    })
+}
+
+async fn wizard_phone_page(
+    State(state): State<AppState>,
+    t: Tr,
+    Guarded(account): Guarded,
+    Path(id): Path<String>,
+) -> Response {
+    phone_page_with(&state, t, &account, &id, None, None).await
+}
+
+async fn wizard_confirm_phone(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    Guarded(account): Guarded,
+    Path(id): Path<String>,
+    Form(form): Form<CodeOnlyForm>,
+) -> Response {
+    match state
+        .nidan
+        .confirm_phone(&account, &id, &form.code, &origin)
+        .await
+    {
+        Ok(_) if account.two_sv_on_since.is_some() => to("/security"),
+        Ok(_) => to("/security/wizard"),
+        Err(Error::WrongCode { .. }) => {
+            phone_page_with(
+                &state,
+                t,
+                &account,
+                &id,
+                Some(t.s("error.wrong_enrol_phone_code")),
+                None,
+            )
+            .await
+        }
+        Err(e) => phone_page_with(&state, t, &account, &id, Some(message(&e, t)), None).await,
+    }
+}
+
+async fn wizard_resend_phone(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    Guarded(account): Guarded,
+    Path(id): Path<String>,
+) -> Response {
+    match state
+        .nidan
+        .resend_enrolment_code(&account, &id, &origin)
+        .await
+    {
+        Ok(()) => phone_page_with(&state, t, &account, &id, None, None).await,
+        Err(e) => phone_page_with(&state, t, &account, &id, Some(message(&e, t)), None).await,
     }
 }
 
@@ -824,4 +1057,27 @@ async fn forget_all_browsers(
 ) -> Response {
     let result = state.nidan.forget_all_browsers(&account, &origin).await;
     settings_result(&state, t, &account, result).await
+}
+
+/// The development outbox, served only when enabled and listening on
+/// loopback; otherwise it does not exist.
+async fn outbox_page(State(state): State<AppState>, t: Tr) -> Response {
+    if !state.outbox_page {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    match nidan_core::Store::outbox(state.nidan.store(), 50).await {
+        Ok(messages) => {
+            let messages = messages
+                .into_iter()
+                .map(|m| OutboxLine {
+                    when: t.datetime(&m.created_at),
+                    channel: m.channel,
+                    recipient: m.recipient,
+                    body: m.body,
+                })
+                .collect();
+            render!(OutboxPage, Base::new(&state, t, false), None, None, { messages: messages })
+        }
+        Err(e) => internal(&state, t, &e),
+    }
 }
