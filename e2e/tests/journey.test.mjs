@@ -14,7 +14,9 @@ let browser;
 
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
-  nidan = await startNidan();
+  // Two authenticator apps: allowed by this rule (the default is Amazon's:
+  // a phone backup after an app primary, covered by phones.test.mjs).
+  nidan = await startNidan({ NIDAN_POLICY__BACKUP_RULE: 'any_other_method' });
   browser = await launchChromium();
 });
 

@@ -47,6 +47,9 @@ pub enum Error {
     /// The wizard step needs an earlier step first.
     #[error("{0}")]
     WizardOrder(&'static str),
+    /// The backup must be a phone when the primary is an app (§3.2).
+    #[error("with an authenticator app as the primary method, the backup must be a phone number")]
+    BackupMustBePhone,
     /// Removing this method would leave no way to sign in.
     #[error("this is your last sign-in method; turn two-step verification off instead")]
     LastMethod,

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupRule {
-    /// Any other method (until phones exist, a second authenticator app).
+    /// Amazon's rule (seed 000): when the primary is an authenticator app,
+    /// the backup must be a phone; a phone primary may have either.
     #[default]
+    PhoneIfPrimaryApp,
+    /// Any other method, a second authenticator app included.
     AnyOtherMethod,
     /// Backup codes alone are enough; no second method is asked for.
     BackupCodesSuffice,

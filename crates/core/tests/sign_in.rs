@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use nidan_core::model::{MethodRole, Origin};
+use nidan_core::policy::BackupRule;
 use nidan_core::service::signin::{PasswordStep, SignedIn};
 use nidan_core::{Error, ManualClock, Nidan, Policy, secrets::MasterKey};
 use nidan_otp::{Secret, Step, Totp};
@@ -41,7 +42,10 @@ async fn world() -> World {
         store,
         Arc::new(clock.clone()),
         MasterKey::generate().unwrap(),
-        Policy::default(),
+        Policy {
+            backup_rule: BackupRule::AnyOtherMethod,
+            ..Policy::default()
+        },
         2,
     )
     .unwrap();
@@ -613,4 +617,42 @@ async fn totp_keys_are_encrypted_at_rest() {
         let b32 = app.secret.to_base32();
         assert!(!bytes.windows(b32.len()).any(|win| win == b32.as_bytes()));
     }
+}
+
+#[tokio::test]
+async fn by_default_an_app_primary_needs_a_phone_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::connect(
+        &format!("sqlite://{}", dir.path().join("n.db").display()),
+        2,
+    )
+    .await
+    .unwrap();
+    let nidan = Nidan::new(
+        store,
+        Arc::new(ManualClock::new(T0)),
+        MasterKey::generate().unwrap(),
+        Policy::default(),
+        2,
+    )
+    .unwrap();
+    let signed = nidan
+        .sign_up("a@example.com", "correct horse", "en", &origin())
+        .await
+        .unwrap();
+    let (_, account) = nidan.authenticate(&signed.session_token).await.unwrap();
+    let app = nidan
+        .begin_app(&account, MethodRole::Primary, "Phone")
+        .await
+        .unwrap();
+    nidan
+        .confirm_app(&account, &app.method_id, &code(&app.secret, T0), &origin())
+        .await
+        .unwrap();
+    assert!(matches!(
+        nidan
+            .begin_app(&account, MethodRole::Backup, "Second app")
+            .await,
+        Err(Error::BackupMustBePhone)
+    ));
 }

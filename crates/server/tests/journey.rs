@@ -18,18 +18,24 @@ use serde_json::{Value, json};
 
 struct Server {
     base: String,
+    nidan: std::sync::Arc<nidan_core::Nidan<nidan_store::SqlStore>>,
     _dir: tempfile::TempDir,
 }
 
 async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    // These journeys enrol two apps; the default (Amazon's) rule wants a
+    // phone backup after an app, which the phone tests cover.
+    config.policy.backup_rule = nidan_core::policy::BackupRule::AnyOtherMethod;
+    // Phone tests ask for several codes in a row.
+    config.policy.resend_cooldown_seconds = 0;
     let nidan = nidan_server::build(&config).await.unwrap();
     let state = AppState {
-        nidan,
+        nidan: nidan.clone(),
         secure_cookies: false,
         outbox_page: true,
     };
@@ -45,6 +51,7 @@ async fn server() -> Server {
     });
     Server {
         base: format!("http://{addr}"),
+        nidan,
         _dir: dir,
     }
 }
@@ -547,4 +554,147 @@ async fn the_openapi_document_describes_every_route() {
             .unwrap(),
         "ready"
     );
+}
+
+/// The newest code the outbox kept for `recipient`.
+async fn outbox_code(s: &Server, recipient: &str) -> (String, String) {
+    let messages = nidan_core::Store::outbox(s.nidan.store(), 20)
+        .await
+        .unwrap();
+    let m = messages
+        .into_iter()
+        .find(|m| m.recipient == recipient)
+        .expect("a message");
+    let digits: String = if m.channel == "sms" {
+        m.body.split_whitespace().next().unwrap().to_owned()
+    } else {
+        m.body
+            .split(" / ")
+            .next()
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    };
+    (m.channel, digits)
+}
+
+#[tokio::test]
+async fn phones_through_the_json_api() {
+    let s = server().await;
+    let c = reqwest::Client::new();
+    let api = |path: &str| format!("{}/api/v1{path}", s.base);
+    let (_, body) = post(
+        &c,
+        api("/signup"),
+        None,
+        json!({"email": "p@example.com", "password": "correct horse"}),
+    )
+    .await;
+    let token = body["token"].as_str().unwrap().to_owned();
+
+    let (status, body) = post(
+        &c,
+        api("/wizard/phones"),
+        Some(&token),
+        json!({"role": "primary", "phone": "090-12", "channel": "sms"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_phone"))
+    );
+    let (status, body) = post(
+        &c,
+        api("/wizard/phones"),
+        Some(&token),
+        json!({"role": "primary", "phone": "050-1234-5678", "channel": "sms"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("cannot_receive_sms"))
+    );
+    let (status, primary) = post(
+        &c,
+        api("/wizard/phones"),
+        Some(&token),
+        json!({"role": "primary", "phone": "050-1234-5678", "channel": "voice"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{primary}");
+    assert_eq!(primary["masked"], "•••-••••-5678");
+    let (channel, code) = outbox_code(&s, "+815012345678").await;
+    assert_eq!(channel, "voice");
+    let id = primary["method_id"].as_str().unwrap();
+    let (status, _) = post(
+        &c,
+        api(&format!("/wizard/phones/{id}/confirm")),
+        Some(&token),
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let (_, backup) = post(
+        &c,
+        api("/wizard/phones"),
+        Some(&token),
+        json!({"role": "backup", "phone": "+81 90 1234 5678", "channel": "sms"}),
+    )
+    .await;
+    let (_, code) = outbox_code(&s, "+819012345678").await;
+    let id = backup["method_id"].as_str().unwrap();
+    post(
+        &c,
+        api(&format!("/wizard/phones/{id}/confirm")),
+        Some(&token),
+        json!({"code": code}),
+    )
+    .await;
+    let (status, _) = post(&c, api("/wizard/enable"), Some(&token), json!({})).await;
+    assert_eq!(status, 200);
+
+    // Sign in: the primary (voice) is called as the attempt opens; ask for a text instead.
+    let (_, step) = post(
+        &c,
+        api("/signin"),
+        None,
+        json!({"email": "p@example.com", "password": "correct horse"}),
+    )
+    .await;
+    assert_eq!(step["primary"], "voice");
+    assert!(step.get("delivery_error").is_none(), "{step}");
+    let challenge = step["challenge"].as_str().unwrap().to_owned();
+    let text_to = step["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["can_text"] == true)
+        .unwrap();
+    assert_eq!(text_to["last_two"], "78");
+    let (status, _) = post(
+        &c,
+        api("/signin/send"),
+        None,
+        json!({"challenge": challenge, "method_id": text_to["id"], "channel": "sms"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, code) = outbox_code(&s, "+819012345678").await;
+    let (status, body) = post(
+        &c,
+        api("/signin/code"),
+        None,
+        json!({"challenge": challenge, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -88,6 +88,15 @@ impl<S: Store> Nidan<S> {
                 MethodRole::Backup if state.primary.is_none() => {
                     return Err(Error::WizardOrder("set up the primary method first"));
                 }
+                MethodRole::Backup
+                    if self.policy.backup_rule == BackupRule::PhoneIfPrimaryApp
+                        && state
+                            .primary
+                            .as_ref()
+                            .is_some_and(|p| p.kind == MethodKind::App) =>
+                {
+                    return Err(Error::BackupMustBePhone);
+                }
                 MethodRole::Backup => {
                     // Drop an earlier unfinished backup attempt, keep the primary.
                     for m in self.store.methods(&account.id).await? {

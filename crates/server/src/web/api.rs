@@ -37,6 +37,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/wizard/apps", post(begin_app))
         .route("/api/v1/wizard/apps/{id}/confirm", post(confirm_app))
         .route("/api/v1/wizard/enable", post(enable))
+        .route("/api/v1/wizard/phones", post(begin_phone))
+        .route("/api/v1/wizard/phones/{id}/confirm", post(confirm_phone))
+        .route("/api/v1/wizard/phones/{id}/resend", post(resend_phone))
+        .route("/api/v1/signin/send", post(signin_send))
         .route(
             "/api/v1/methods/{id}",
             delete(remove_method).patch(rename_method),
@@ -235,6 +239,10 @@ pub struct SigninResponse {
     /// The other ways in, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<MethodOut>,
+    /// When the primary is a phone and texting or calling it failed or was
+    /// limited: why, in plain words (the attempt stays open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<super::error::ErrorDetail>,
 }
 
 /// A sign-in method.
@@ -252,6 +260,12 @@ pub struct MethodOut {
     /// When added (Unix seconds); 0 at sign-in.
     #[serde(skip_serializing_if = "is_zero")]
     pub created_at: i64,
+    /// For phones at sign-in: the last two digits ("ending in 78").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_two: Option<String>,
+    /// For phones at sign-in: whether a text can be asked for.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub can_text: bool,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -294,8 +308,13 @@ async fn signin(
             challenge: None,
             primary: None,
             methods: Vec::new(),
+            delivery_error: None,
         },
         PasswordStep::CodeRequired(required) => SigninResponse {
+            delivery_error: match &required.delivery {
+                Some(Err(e)) => Some(super::error::detail(e, t)),
+                _ => None,
+            },
             status: "code_required".into(),
             token: None,
             challenge: Some(required.challenge_token.to_string()),
@@ -309,6 +328,8 @@ async fn signin(
                     role: m.role.as_str().into(),
                     name: m.name,
                     created_at: 0,
+                    last_two: m.last_two,
+                    can_text: m.can_text,
                 })
                 .collect(),
         },
@@ -546,6 +567,8 @@ async fn security(State(state): State<AppState>, user: SecureUser) -> ApiResult<
                 role: m.role.as_str().into(),
                 name: m.name,
                 created_at: m.created_at,
+                last_two: None,
+                can_text: false,
             })
             .collect(),
         browsers: o
@@ -841,5 +864,141 @@ async fn forget_browser(
         .forget_browser(&user.account, &id, &origin)
         .await
         .map_err(|e| ApiError(e, user.t))?;
+    Ok(done())
+}
+
+/// A phone to enrol.
+#[derive(Deserialize, ToSchema)]
+pub struct BeginPhoneRequest {
+    /// `primary` or `backup`.
+    pub role: String,
+    /// The number as typed: `090-1234-5678`, `+81 90 1234 5678`.
+    pub phone: String,
+    /// `sms` or `voice`.
+    pub channel: String,
+}
+
+/// A phone waiting for its code.
+#[derive(Serialize, ToSchema)]
+pub struct BeginPhoneResponse {
+    /// Id, to confirm it.
+    pub method_id: String,
+    /// The number masked.
+    pub masked: String,
+    /// `sms` or `voice`.
+    pub channel: String,
+    /// Same number as another method: warn the user.
+    pub same_number_as_other: bool,
+}
+
+fn channel(text: &str) -> MethodKind {
+    if text == "voice" {
+        MethodKind::Voice
+    } else {
+        MethodKind::Sms
+    }
+}
+
+/// Start enrolling a phone: a code is texted or spoken to it.
+#[utoipa::path(post, path = "/api/v1/wizard/phones", request_body = BeginPhoneRequest,
+    responses((status = 200, body = BeginPhoneResponse),
+        (status = 422, description = "invalid_phone, cannot_receive_sms, country_not_allowed", body = ErrorBody),
+        (status = 429, description = "send_cooldown, send_cap_reached", body = ErrorBody),
+        (status = 503, description = "delivery_failed", body = ErrorBody)))]
+async fn begin_phone(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    user: SecureUser,
+    Json(req): Json<BeginPhoneRequest>,
+) -> ApiResult<BeginPhoneResponse> {
+    let role = if req.role == "backup" {
+        MethodRole::Backup
+    } else {
+        MethodRole::Primary
+    };
+    let p = state
+        .nidan
+        .begin_phone(
+            &user.account,
+            role,
+            &req.phone,
+            channel(&req.channel),
+            &origin,
+        )
+        .await
+        .map_err(|e| ApiError(e, user.t))?;
+    Ok(Json(BeginPhoneResponse {
+        method_id: p.method_id,
+        masked: p.masked,
+        channel: kind_str(p.kind),
+        same_number_as_other: p.same_number_as_other,
+    }))
+}
+
+/// Verify an enrolling phone with the code it received.
+#[utoipa::path(post, path = "/api/v1/wizard/phones/{id}/confirm", request_body = CodeOnlyRequest, params(("id" = String, Path, description = "method id")),
+    responses((status = 200, body = Done), (status = 401, body = ErrorBody)))]
+async fn confirm_phone(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    user: SecureUser,
+    Path(id): Path<String>,
+    Json(req): Json<CodeOnlyRequest>,
+) -> ApiResult<Done> {
+    state
+        .nidan
+        .confirm_phone(&user.account, &id, &req.code, &origin)
+        .await
+        .map_err(|e| ApiError(e, user.t))?;
+    Ok(done())
+}
+
+/// Send the enrolment code again.
+#[utoipa::path(post, path = "/api/v1/wizard/phones/{id}/resend", params(("id" = String, Path, description = "method id")),
+    responses((status = 200, body = Done), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn resend_phone(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    user: SecureUser,
+    Path(id): Path<String>,
+) -> ApiResult<Done> {
+    state
+        .nidan
+        .resend_enrolment_code(&user.account, &id, &origin)
+        .await
+        .map_err(|e| ApiError(e, user.t))?;
+    Ok(done())
+}
+
+/// Ask for a code by text or call during sign-in.
+#[derive(Deserialize, ToSchema)]
+pub struct SendRequest {
+    /// From the `code_required` answer.
+    pub challenge: String,
+    /// A phone method's id from that answer.
+    pub method_id: String,
+    /// `sms` or `voice`.
+    pub channel: String,
+}
+
+/// "Text the number ending in 78" / "Call the number ending in 78".
+#[utoipa::path(post, path = "/api/v1/signin/send", request_body = SendRequest,
+    responses((status = 200, body = Done), (status = 429, description = "send_cooldown, send_cap_reached", body = ErrorBody), (status = 503, description = "delivery_failed", body = ErrorBody)))]
+async fn signin_send(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    Json(req): Json<SendRequest>,
+) -> ApiResult<Done> {
+    state
+        .nidan
+        .send_sign_in_code(
+            &req.challenge,
+            &req.method_id,
+            Some(channel(&req.channel)),
+            &origin,
+        )
+        .await
+        .map_err(|e| ApiError(e, t))?;
     Ok(done())
 }

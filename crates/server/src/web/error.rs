@@ -27,6 +27,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::NoSuchMethod => (StatusCode::NOT_FOUND, "no_such_method"),
         Error::WizardOrder(_) => (StatusCode::CONFLICT, "wizard_order"),
         Error::LastMethod => (StatusCode::CONFLICT, "last_method"),
+        Error::BackupMustBePhone => (StatusCode::CONFLICT, "backup_must_be_phone"),
         Error::AlreadyOn => (StatusCode::CONFLICT, "already_on"),
         Error::NotOn => (StatusCode::CONFLICT, "not_on"),
         Error::InvalidName => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
@@ -106,23 +107,28 @@ pub struct ErrorDetail {
     pub attempts_left: Option<i64>,
 }
 
+/// The JSON detail of an error.
+pub fn detail(e: &Error, tr: Tr) -> ErrorDetail {
+    let (_, code) = classify(e);
+    ErrorDetail {
+        code: code.to_owned(),
+        message: message(e, tr),
+        attempts_left: match e {
+            Error::WrongCode { attempts_left } => Some(*attempts_left),
+            _ => None,
+        },
+    }
+}
+
 /// A core error answered as JSON.
 #[derive(Debug)]
 pub struct ApiError(pub Error, pub Tr);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = classify(&self.0);
-        let attempts_left = match self.0 {
-            Error::WrongCode { attempts_left } => Some(attempts_left),
-            _ => None,
-        };
+        let (status, _) = classify(&self.0);
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: code.to_owned(),
-                message: message(&self.0, self.1),
-                attempts_left,
-            },
+            error: detail(&self.0, self.1),
         };
         (status, Json(body)).into_response()
     }
