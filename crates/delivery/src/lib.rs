@@ -2,6 +2,7 @@
 //! [`nidan_core::delivery`]:
 //!
 //! - [`outbox`]: the development provider, keeping messages in the database.
+//! - [`smtp`]: email through an SMTP server.
 //! - [`twilio`]: Twilio's Messages API for SMS and Calls API with inline
 //!   TwiML for voice.
 //! - [`webhook`]: a JSON POST to the operator's URL, signed with
@@ -11,6 +12,7 @@
 //! send fails are decided in `nidan-core`.
 
 pub mod outbox;
+pub mod smtp;
 pub mod twilio;
 pub mod webhook;
 
