@@ -18,10 +18,15 @@ use nidan_core::delivery::{DeliveryError, EmailSender};
 use nidan_delivery::smtp::{Security, SmtpConfig, SmtpSender};
 use zeroize::Zeroizing;
 
+/// A received mail: envelope sender, recipients, and the raw data.
+type Mail = (String, Vec<String>, String);
+/// The mail being received: sender, recipients so far, data so far.
+type Receiving = (String, Vec<String>, Vec<u8>);
+
 #[derive(Clone, Default)]
 struct Inbox {
-    mails: Arc<Mutex<Vec<(String, Vec<String>, String)>>>,
-    current: Arc<Mutex<(String, Vec<String>, Vec<u8>)>>,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    current: Arc<Mutex<Receiving>>,
 }
 
 impl Handler for Inbox {
