@@ -109,12 +109,40 @@ impl<T: VoiceSender> DynVoiceSender for T {
     }
 }
 
+/// [`EmailSender`] in a form that can live behind `dyn`.
+pub trait DynEmailSender: Send + Sync {
+    /// See [`EmailSender::send_email`].
+    fn send_email_boxed<'a>(
+        &'a self,
+        to: &'a str,
+        subject: &'a str,
+        body: &'a str,
+    ) -> SendFuture<'a>;
+}
+
+impl<T: EmailSender> DynEmailSender for T {
+    fn send_email_boxed<'a>(
+        &'a self,
+        to: &'a str,
+        subject: &'a str,
+        body: &'a str,
+    ) -> SendFuture<'a> {
+        Box::pin(self.send_email(to, subject, body))
+    }
+}
+
 /// A sender for a channel that is not configured.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unconfigured;
 
 impl SmsSender for Unconfigured {
     async fn send_sms(&self, _: &PhoneNumber, _: &str) -> Result<Receipt, DeliveryError> {
+        Err(DeliveryError::NotConfigured)
+    }
+}
+
+impl EmailSender for Unconfigured {
+    async fn send_email(&self, _: &str, _: &str, _: &str) -> Result<Receipt, DeliveryError> {
         Err(DeliveryError::NotConfigured)
     }
 }
@@ -132,6 +160,8 @@ pub struct Senders {
     pub sms: Arc<dyn DynSmsSender>,
     /// Voice calls.
     pub voice: Arc<dyn DynVoiceSender>,
+    /// Email.
+    pub email: Arc<dyn DynEmailSender>,
 }
 
 impl Default for Senders {
@@ -139,6 +169,7 @@ impl Default for Senders {
         Self {
             sms: Arc::new(Unconfigured),
             voice: Arc::new(Unconfigured),
+            email: Arc::new(Unconfigured),
         }
     }
 }

@@ -13,7 +13,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use nidan_core::delivery::{DeliveryError, Receipt, Senders, SmsSender, VoiceScript, VoiceSender};
+use nidan_core::delivery::{
+    DeliveryError, EmailSender, Receipt, Senders, SmsSender, VoiceScript, VoiceSender,
+};
 use nidan_core::model::{MethodKind, MethodRole, Origin};
 use nidan_core::phone::PhoneNumber;
 use nidan_core::service::signin::PasswordStep;
@@ -50,6 +52,21 @@ impl SmsSender for Recorder {
     }
 }
 
+impl EmailSender for Recorder {
+    async fn send_email(
+        &self,
+        to: &str,
+        subject: &str,
+        _body: &str,
+    ) -> Result<Receipt, DeliveryError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((to.to_owned(), subject.to_owned()));
+        Ok(Receipt::default())
+    }
+}
+
 impl VoiceSender for Recorder {
     async fn call(&self, to: &PhoneNumber, script: &VoiceScript) -> Result<Receipt, DeliveryError> {
         if self.fail {
@@ -71,6 +88,7 @@ struct World {
     clock: ManualClock,
     texts: Recorder,
     calls: Recorder,
+    mails: Recorder,
     _dir: tempfile::TempDir,
 }
 
@@ -99,6 +117,7 @@ async fn world_with(policy: Policy, fail: bool) -> World {
         fail,
         ..Recorder::default()
     };
+    let mails = Recorder::default();
     let nidan = Nidan::new(
         store,
         Arc::new(clock.clone()),
@@ -110,12 +129,14 @@ async fn world_with(policy: Policy, fail: bool) -> World {
     .with_senders(Senders {
         sms: Arc::new(texts.clone()),
         voice: Arc::new(calls.clone()),
+        email: Arc::new(mails.clone()),
     });
     World {
         nidan,
         clock,
         texts,
         calls,
+        mails,
         _dir: dir,
     }
 }
@@ -495,4 +516,49 @@ async fn only_allowed_countries_get_codes() {
         .await
         .unwrap();
     assert_eq!(w.clock.now(), T0);
+}
+
+#[tokio::test]
+async fn the_owner_is_emailed_when_2sv_turns_on_and_a_backup_code_is_used() {
+    let w = world().await;
+    let mut a = enabled(&w).await;
+    // `enabled` returns the account as it was before page 3.
+    a.two_sv_on_since = Some(T0);
+    let subjects: Vec<String> = w
+        .mails
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(to, s)| format!("{to} {s}"))
+        .collect();
+    assert_eq!(
+        subjects,
+        vec!["hanako@example.com [nidan] 2段階認証が有効になりました".to_owned()]
+    );
+    let codes = w
+        .nidan
+        .regenerate_backup_codes(&a, &origin())
+        .await
+        .unwrap();
+    let PasswordStep::CodeRequired(required) = w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "tsuki to hoshi",
+            false,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    w.nidan
+        .verify_code(&required.challenge_token, &codes[0], false, &origin())
+        .await
+        .unwrap();
+    let last = w.mails.sent.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.1, "[nidan] バックアップコードが使用されました");
 }

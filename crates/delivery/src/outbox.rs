@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use nidan_core::Clock;
-use nidan_core::delivery::{DeliveryError, Receipt, SmsSender, VoiceScript, VoiceSender};
+use nidan_core::delivery::{
+    DeliveryError, EmailSender, Receipt, SmsSender, VoiceScript, VoiceSender,
+};
 use nidan_core::model::OutboxMessage;
 use nidan_core::phone::PhoneNumber;
 use nidan_core::secrets::new_id;
@@ -30,12 +32,21 @@ impl<S: Store> OutboxSender<S> {
         to: &PhoneNumber,
         body: String,
     ) -> Result<Receipt, DeliveryError> {
+        self.keep_for(channel, to.e164(), body).await
+    }
+
+    async fn keep_for(
+        &self,
+        channel: &str,
+        recipient: &str,
+        body: String,
+    ) -> Result<Receipt, DeliveryError> {
         let id = new_id().map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
         self.store
             .insert_outbox(&OutboxMessage {
                 id: id.clone(),
                 channel: channel.to_owned(),
-                recipient: to.e164().to_owned(),
+                recipient: recipient.to_owned(),
                 body,
                 created_at: self.clock.now(),
             })
@@ -62,5 +73,17 @@ impl<S: Store> VoiceSender for OutboxSender<S> {
             format!("[{}] {spoken} / {}", script.language, script.outro),
         )
         .await
+    }
+}
+
+impl<S: Store> EmailSender for OutboxSender<S> {
+    async fn send_email(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<Receipt, DeliveryError> {
+        self.keep_for("email", to, format!("Subject: {subject}\n\n{body}"))
+            .await
     }
 }

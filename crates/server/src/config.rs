@@ -59,6 +59,10 @@ pub struct Delivery {
     pub sms: Provider,
     /// Provider for voice calls.
     pub voice: Provider,
+    /// Provider for email: `outbox` or `smtp`.
+    pub email: EmailProvider,
+    /// SMTP settings, for `smtp`.
+    pub smtp: SmtpSettings,
     /// Serve `/dev/outbox` (only ever on a loopback listener).
     pub outbox_page: bool,
     /// Twilio settings, for `twilio`.
@@ -72,6 +76,8 @@ impl Default for Delivery {
         Self {
             sms: Provider::Outbox,
             voice: Provider::Outbox,
+            email: EmailProvider::Outbox,
+            smtp: SmtpSettings::default(),
             outbox_page: false,
             twilio: TwilioSettings::default(),
             webhook: WebhookSettings::default(),
@@ -207,5 +213,59 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// A provider for email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailProvider {
+    /// Kept in the database (development).
+    #[default]
+    Outbox,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// SMTP settings (`NIDAN_DELIVERY__SMTP__PASSWORD` keeps the password out of the file).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Server host.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// `tls` (465), `starttls` (587) or `none` (local relay only).
+    pub security: String,
+    /// Login.
+    pub username: Option<String>,
+    /// Password.
+    #[serde(skip_serializing)]
+    pub password: String,
+    /// From address.
+    pub from: String,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 587,
+            security: "starttls".into(),
+            username: None,
+            password: String::new(),
+            from: "nidan <no-reply@localhost>".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("from", &self.from)
+            .finish()
     }
 }

@@ -91,5 +91,28 @@ fn senders(
         Provider::Twilio => Arc::new(twilio()?),
         Provider::Webhook => Arc::new(webhook()?),
     };
-    Ok(Senders { sms, voice })
+    let email: Arc<dyn nidan_core::delivery::DynEmailSender> = match d.email {
+        config::EmailProvider::Outbox => Arc::new(outbox()),
+        config::EmailProvider::Smtp => {
+            use nidan_delivery::smtp::{Security, SmtpConfig, SmtpSender};
+            let security = match d.smtp.security.as_str() {
+                "tls" => Security::Tls,
+                "starttls" => Security::StartTls,
+                "none" => Security::None,
+                other => anyhow::bail!(
+                    "delivery.smtp.security must be tls, starttls or none, not {other:?}"
+                ),
+            };
+            Arc::new(SmtpSender::new(&SmtpConfig {
+                host: d.smtp.host.clone(),
+                port: d.smtp.port,
+                security,
+                username: d.smtp.username.clone(),
+                password: zeroize::Zeroizing::new(d.smtp.password.clone()),
+                from: d.smtp.from.clone(),
+                timeout: nidan_delivery::DEFAULT_TIMEOUT,
+            })?)
+        }
+    };
+    Ok(Senders { sms, voice, email })
 }

@@ -7,11 +7,13 @@
 //!   `EmailGiven → PasswordAccepted → { SignedIn | CodeRequired } → SignedIn`.
 //! - [`factor`]: checking a second factor (authenticator code or backup
 //!   code) with atomic single use.
+//! - [`notices`]: security notices by email.
 //! - [`phones`]: phone methods, sending codes by text or call, limits.
 //! - [`wizard`]: the three-page enable wizard.
 //! - [`settings`]: Advanced Security Settings once 2SV is on.
 
 pub mod factor;
+pub mod notices;
 pub mod phones;
 pub mod settings;
 pub mod signin;

@@ -5,6 +5,7 @@
 //! minutes, stored only as a keyed hash, and the last three sent for an
 //! attempt stay valid so a resend never invalidates what someone is typing.
 
+use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::delivery::{DeliveryError, sms_text, voice_script};
 use crate::error::{Error, Result};
@@ -142,6 +143,8 @@ impl<S: Store> Nidan<S> {
                 .await?;
             self.record(Some(&account.id), "method_added", origin, &method.name)
                 .await?;
+            self.notify(account, Notice::MethodAdded, &method.name, origin)
+                .await;
         }
         Ok(method)
     }

@@ -5,6 +5,7 @@
 use zeroize::Zeroizing;
 
 use super::factor::Refused;
+use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
 use crate::model::{Account, Event, Method, MethodRole, Origin, RememberedBrowser};
@@ -88,7 +89,10 @@ impl<S: Store> Nidan<S> {
                 .await?;
         }
         self.record(Some(&account.id), "method_removed", origin, &method.name)
-            .await
+            .await?;
+        self.notify(account, Notice::MethodRemoved, &method.name, origin)
+            .await;
+        Ok(())
     }
 
     /// Renames a method.
@@ -171,7 +175,9 @@ impl<S: Store> Nidan<S> {
             .await?;
         self.store.delete_browsers(&account.id).await?;
         self.record(Some(&account.id), "two_sv_off", origin, "")
-            .await
+            .await?;
+        self.notify(account, Notice::TwoStepOff, "", origin).await;
+        Ok(())
     }
 
     /// Forgets one remembered browser.

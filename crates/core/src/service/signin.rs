@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::Nidan;
 use super::factor::{Accepted, Refused};
+use super::notices::Notice;
 use crate::error::{Error, Result};
 use crate::model::{
     Account, Challenge, MethodKind, MethodRole, Origin, RememberedBrowser, Session,
@@ -370,6 +371,10 @@ impl<S: Store> Nidan<S> {
                 };
                 self.record(Some(&account.id), kind, origin, &detail)
                     .await?;
+                if matches!(accepted, Accepted::BackupCode { .. }) {
+                    self.notify(&account, Notice::BackupCodeUsed, &detail, origin)
+                        .await;
+                }
                 let remember = if remember_browser {
                     Some(self.remember_browser(&account, origin).await?)
                 } else {
@@ -437,6 +442,8 @@ impl<S: Store> Nidan<S> {
             &browser.label,
         )
         .await?;
+        self.notify(account, Notice::BrowserRemembered, &browser.label, origin)
+            .await;
         Ok(token)
     }
 
@@ -544,7 +551,10 @@ impl<S: Store> Nidan<S> {
             .touch_session_password(&session.id, self.now())
             .await?;
         self.record(Some(&account.id), "password_changed", origin, "")
-            .await
+            .await?;
+        self.notify(account, Notice::PasswordChanged, "", origin)
+            .await;
+        Ok(())
     }
 
     /// Sets the account's language.

@@ -7,6 +7,7 @@
 use nidan_otp::{KeyUri, Secret, Totp, Window};
 use zeroize::Zeroizing;
 
+use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
 use crate::model::{Account, Method, MethodKind, MethodRole, Origin};
@@ -210,6 +211,8 @@ impl<S: Store> Nidan<S> {
                 .await?;
             self.record(Some(&account.id), "method_added", origin, &method.name)
                 .await?;
+            self.notify(account, Notice::MethodAdded, &method.name, origin)
+                .await;
         }
         let mut confirmed = method;
         confirmed.confirmed_at = Some(self.now());
@@ -244,6 +247,7 @@ impl<S: Store> Nidan<S> {
         self.store.set_two_sv(&account.id, Some(self.now())).await?;
         self.record(Some(&account.id), "two_sv_on", origin, &primary.name)
             .await?;
+        self.notify(account, Notice::TwoStepOn, "", origin).await;
         let remember_token = if remember_browser {
             Some(self.remember_browser(account, origin).await?)
         } else {
