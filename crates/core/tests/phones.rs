@@ -562,3 +562,52 @@ async fn the_owner_is_emailed_when_2sv_turns_on_and_a_backup_code_is_used() {
     let last = w.mails.sent.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last.1, "[nidan] バックアップコードが使用されました");
 }
+
+#[tokio::test]
+async fn within_one_second_the_last_three_sent_are_still_the_valid_ones() {
+    let w = world_with(
+        Policy {
+            resend_cooldown_seconds: 0,
+            sends_per_account_15min: 100,
+            ..Policy::default()
+        },
+        false,
+    )
+    .await;
+    enabled(&w).await;
+    let PasswordStep::CodeRequired(required) = w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "tsuki to hoshi",
+            false,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let sms_id = required.methods[0].id.clone();
+    let mut codes = vec![w.texts.last_code()];
+    for _ in 0..3 {
+        w.nidan
+            .send_sign_in_code(&required.challenge_token, &sms_id, None, &origin())
+            .await
+            .unwrap();
+        codes.push(w.texts.last_code());
+    }
+    if !codes[1..].contains(&codes[0]) {
+        assert!(matches!(
+            w.nidan
+                .verify_code(&required.challenge_token, &codes[0], false, &origin())
+                .await,
+            Err(Error::WrongCode { .. })
+        ));
+    }
+    w.nidan
+        .verify_code(&required.challenge_token, &codes[3], false, &origin())
+        .await
+        .unwrap();
+}

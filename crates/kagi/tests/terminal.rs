@@ -143,10 +143,16 @@ impl Tmux {
     }
 
     fn wait_for(&self, text: &str) -> String {
+        self.wait_for_nth(text, 1)
+    }
+
+    /// Waits until `text` is on the screen `n` times: a prompt seen before
+    /// (the previous command's) must not count as the new one.
+    fn wait_for_nth(&self, text: &str, n: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if screen.matches(text).count() >= n {
                 return screen;
             }
             assert!(
@@ -215,7 +221,7 @@ fn a_person_creates_adds_watches_copies_and_quits_in_a_real_terminal() {
     term.wait_for("type it into the site");
 
     term.type_line("kagi watch");
-    term.wait_for("Vault password");
+    term.wait_for_nth("Vault password", 2);
     term.type_line("tsuki to hoshi");
     let screen = term.wait_for("Enter copy");
     assert!(

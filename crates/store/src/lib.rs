@@ -609,7 +609,7 @@ impl Store for SqlStore {
     }
 
     async fn events(&self, account_id: &str, limit: i64) -> Result<Vec<Event>> {
-        let rows = sqlx::query("SELECT id, account_id, kind, at, ip, user_agent, detail FROM events WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2")
+        let rows = sqlx::query("SELECT id, account_id, kind, at, ip, user_agent, detail FROM events WHERE account_id = $1 ORDER BY seq DESC LIMIT $2")
             .bind(account_id)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -657,7 +657,7 @@ impl Store for SqlStore {
         let done = sqlx::query(
             "UPDATE sent_codes SET used_at = $1
              WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
-               (SELECT id FROM sent_codes WHERE challenge_id = $3 ORDER BY sent_at DESC, id DESC LIMIT 3)",
+               (SELECT id FROM sent_codes WHERE challenge_id = $3 ORDER BY seq DESC LIMIT 3)",
         )
         .bind(now)
         .bind(code_hash)
@@ -677,7 +677,7 @@ impl Store for SqlStore {
         let done = sqlx::query(
             "UPDATE sent_codes SET used_at = $1
              WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
-               (SELECT id FROM sent_codes WHERE method_id = $3 AND challenge_id IS NULL ORDER BY sent_at DESC, id DESC LIMIT 3)",
+               (SELECT id FROM sent_codes WHERE method_id = $3 AND challenge_id IS NULL ORDER BY seq DESC LIMIT 3)",
         )
         .bind(now)
         .bind(code_hash)
@@ -739,7 +739,7 @@ impl Store for SqlStore {
     }
 
     async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMessage>> {
-        let rows = sqlx::query("SELECT id, channel, recipient, body, created_at FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1")
+        let rows = sqlx::query("SELECT id, channel, recipient, body, created_at FROM outbox ORDER BY seq DESC LIMIT $1")
             .bind(limit)
             .fetch_all(&self.pool)
             .await

@@ -67,7 +67,8 @@ CREATE TABLE backup_codes (
 );
 
 CREATE TABLE events (
-    id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
     account_id TEXT,
     kind TEXT NOT NULL,
     at BIGINT NOT NULL,

@@ -3,8 +3,10 @@
 
 ALTER TABLE methods ADD COLUMN phone TEXT;
 
+-- seq orders sends made within the same second ("the last three sent").
 CREATE TABLE sent_codes (
-    id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     challenge_id TEXT,
     method_id TEXT NOT NULL REFERENCES methods(id) ON DELETE CASCADE,
@@ -25,10 +27,10 @@ CREATE TABLE counters (
 );
 
 CREATE TABLE outbox (
-    id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
     channel TEXT NOT NULL,
     recipient TEXT NOT NULL,
     body TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
-CREATE INDEX outbox_created ON outbox(created_at);
