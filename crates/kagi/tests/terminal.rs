@@ -153,6 +153,10 @@ impl Tmux {
         loop {
             let screen = self.screen();
             if screen.matches(text).count() >= n {
+                // A prompt's text shows a moment before the program turns
+                // echo off and starts reading (and flushes what came
+                // earlier): give it that moment, as a person would.
+                std::thread::sleep(Duration::from_millis(300));
                 return screen;
             }
             assert!(
