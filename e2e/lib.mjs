@@ -117,3 +117,13 @@ export function codeIn(body) {
   const digits = first.replace(/^\[[^\]]*\]/, '').match(/\d/g);
   return digits.slice(-6).join('');
 }
+
+/** The two-page sign-in: email, then password. */
+export async function signIn(page, base, email, password) {
+  await page.goto(`${base}/signin`);
+  await page.fill('#email', email);
+  await page.click('main button[type=submit]');
+  await page.waitForURL('**/signin/password');
+  await page.fill('#password', password);
+  await page.click('main button[type=submit]');
+}

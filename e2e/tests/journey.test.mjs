@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchChromium, screenshots, startNidan, totp } from '../lib.mjs';
+import { launchChromium, screenshots, signIn as signInWith, startNidan, totp } from '../lib.mjs';
 
 let nidan;
 let browser;
@@ -28,14 +28,7 @@ after(async () => {
 const email = 'hanako@example.com';
 const password = 'tsuki to hoshi';
 
-async function signIn(page) {
-  await page.goto(`${nidan.base}/signin`);
-  await page.fill('#email', email);
-  await page.click('button[type=submit]:has-text("Continue")');
-  await page.waitForURL('**/signin/password');
-  await page.fill('#password', password);
-  await page.click('main button[type=submit]');
-}
+const signIn = (page) => signInWith(page, nidan.base, email, password);
 
 async function signOut(page) {
   await page.click('header button:has-text("Sign out")');

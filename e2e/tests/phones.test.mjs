@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { codeIn, launchChromium, outbox, screenshots, startNidan } from '../lib.mjs';
+import { codeIn, launchChromium, outbox, screenshots, signIn, startNidan } from '../lib.mjs';
 
 let nidan;
 let browser;
@@ -79,11 +79,7 @@ test('text-message primary, voice backup, a call on request, and the resend cap'
   await page.goto(`${nidan.base}/account`);
   await page.click('header button:has-text("Sign out")');
   await wait(1100);
-  await page.goto(`${nidan.base}/signin`);
-  await page.fill('#email', email);
-  await page.click('main button[type=submit]');
-  await page.fill('#password', password);
-  await page.click('main button[type=submit]');
+  await signIn(page, nidan.base, email, password);
   await page.waitForURL('**/signin/code');
   assert.ok(await page.locator('text=We texted a code to the number ending in 78').isVisible());
   message = await outbox(context, nidan.base, '+819012345678');
@@ -94,11 +90,7 @@ test('text-message primary, voice backup, a call on request, and the resend cap'
   // Sign in again; the text "never arrives": ask for a call instead.
   await page.click('header button:has-text("Sign out")');
   await wait(1100);
-  await page.goto(`${nidan.base}/signin`);
-  await page.fill('#email', email);
-  await page.click('main button[type=submit]');
-  await page.fill('#password', password);
-  await page.click('main button[type=submit]');
+  await signIn(page, nidan.base, email, password);
   await page.waitForURL('**/signin/code');
   await wait(1100);
   await page.click('summary');

@@ -4,6 +4,7 @@
 //! requests and renders results; the store persists; neither decides.
 //!
 //! # Layout
+//! - [`calendar`]: Unix seconds as UTC dates.
 //! - [`clock`]: [`Clock`], the only source of time.
 //! - [`secrets`]: password hashing, random tokens and their hashes, the
 //!   master key that encrypts TOTP keys at rest.
@@ -17,6 +18,7 @@
 //! - [`service`]: [`Nidan`], the operations: sign-up, sign-in as a state
 //!   machine, the enable wizard, settings.
 
+pub mod calendar;
 pub mod clock;
 pub mod delivery;
 pub mod error;

@@ -103,6 +103,24 @@ impl<S: Store> Nidan<S> {
     }
 }
 
+impl<S: Store> Nidan<S> {
+    /// The account's method `method_id` if it satisfies `wanted`
+    /// (active, pending, of a kind...), else [`Error::NoSuchMethod`].
+    async fn method_where(
+        &self,
+        account_id: &str,
+        method_id: &str,
+        wanted: impl Fn(&crate::model::Method) -> bool,
+    ) -> Result<crate::model::Method> {
+        self.store
+            .methods(account_id)
+            .await?
+            .into_iter()
+            .find(|m| m.id == method_id && wanted(m))
+            .ok_or(Error::NoSuchMethod)
+    }
+}
+
 /// Checks a display name for a method: 1 to 64 characters after trimming.
 fn clean_name(name: &str) -> Result<String> {
     let name = name.trim();

@@ -119,26 +119,6 @@ pub fn compose(
     (format!("[{service}] {subject}"), body)
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
-fn utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
-
 impl<S: Store> Nidan<S> {
     /// Emails a notice to the account's owner; a failure is recorded as a
     /// `notice_failed` event and otherwise ignored.
@@ -154,7 +134,7 @@ impl<S: Store> Nidan<S> {
             account,
             &self.policy.service_name,
             detail,
-            &utc(self.now()),
+            &crate::calendar::utc_datetime(self.now()),
             origin,
         );
         if let Err(e) = self
@@ -200,7 +180,7 @@ mod tests {
             &account,
             "Shop",
             "•••-••••-5678",
-            &utc(1_782_777_600),
+            &crate::calendar::utc_datetime(1_782_777_600),
             &origin,
         );
         assert_eq!(subject, "[Shop] A sign-in method was added");

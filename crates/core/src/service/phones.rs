@@ -112,14 +112,10 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<Method> {
         let method = self
-            .store
-            .methods(&account.id)
-            .await?
-            .into_iter()
-            .find(|m| {
-                m.id == method_id && !m.active && m.confirmed_at.is_none() && m.phone.is_some()
+            .method_where(&account.id, method_id, |m| {
+                !m.active && m.confirmed_at.is_none() && m.phone.is_some()
             })
-            .ok_or(Error::NoSuchMethod)?;
+            .await?;
         let code = nidan_otp::CodeFormat::default()
             .normalize(code)
             .map_err(|e| Error::MalformedCode(e.to_string()))?;
@@ -156,14 +152,10 @@ impl<S: Store> Nidan<S> {
         method_id: &str,
     ) -> Result<PhoneEnrolment> {
         let method = self
-            .store
-            .methods(&account.id)
-            .await?
-            .into_iter()
-            .find(|m| {
-                m.id == method_id && !m.active && m.confirmed_at.is_none() && m.phone.is_some()
+            .method_where(&account.id, method_id, |m| {
+                !m.active && m.confirmed_at.is_none() && m.phone.is_some()
             })
-            .ok_or(Error::NoSuchMethod)?;
+            .await?;
         let same_number_as_other = self.number_in_use(account, &method).await?;
         Ok(PhoneEnrolment {
             method_id: method.id,
@@ -181,12 +173,8 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<()> {
         let method = self
-            .store
-            .methods(&account.id)
-            .await?
-            .into_iter()
-            .find(|m| m.id == method_id && !m.active && m.phone.is_some())
-            .ok_or(Error::NoSuchMethod)?;
+            .method_where(&account.id, method_id, |m| !m.active && m.phone.is_some())
+            .await?;
         self.send_code(account, &method, None, origin).await
     }
 
@@ -352,12 +340,8 @@ impl<S: Store> Nidan<S> {
             .await?
             .ok_or(Error::ChallengeExpired)?;
         let method = self
-            .store
-            .methods(&account.id)
-            .await?
-            .into_iter()
-            .find(|m| m.id == method_id && m.active && m.phone.is_some())
-            .ok_or(Error::NoSuchMethod)?;
+            .method_where(&account.id, method_id, |m| m.active && m.phone.is_some())
+            .await?;
         let mut method = method;
         match channel {
             Some(MethodKind::Sms) => {

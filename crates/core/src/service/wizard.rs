@@ -177,12 +177,10 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<Method> {
         let method = self
-            .store
-            .methods(&account.id)
-            .await?
-            .into_iter()
-            .find(|m| m.id == method_id && !m.active && m.kind == MethodKind::App)
-            .ok_or(Error::NoSuchMethod)?;
+            .method_where(&account.id, method_id, |m| {
+                !m.active && m.kind == MethodKind::App
+            })
+            .await?;
         let secret = self.app_secret(&method)?;
         let now = u64::try_from(self.now()).unwrap_or(0);
         let step = match Totp::default().verify(

@@ -87,8 +87,7 @@ impl Tr {
 
     /// A Unix time as a date (UTC) for display.
     pub fn date(&self, unix: &i64) -> String {
-        let days = unix.div_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d) = nidan_core::calendar::date(*unix);
         if self.lang == "ja" {
             format!("{y}年{m}月{d}日")
         } else {
@@ -106,21 +105,6 @@ impl Tr {
             secs % 3600 / 60
         )
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's
-/// `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Tr {
