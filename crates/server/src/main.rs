@@ -112,6 +112,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 config.data_dir = dir;
             }
             runtime.block_on(async {
+                std::fs::create_dir_all(&config.data_dir)?;
                 let store = nidan_store::SqlStore::connect(&config.database_url(), 1).await?;
                 let messages = nidan_core::Store::outbox(&store, limit.clamp(1, 1000)).await?;
                 if messages.is_empty() {
