@@ -8,7 +8,8 @@ N=${1:-20000}
 PORT=18181
 DATA=$(mktemp -d)
 cargo build --release --quiet -p nidan-server
-target/release/nidan serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >"$DATA/log" 2>&1 &
+# Two authenticator apps (the app-code path); the default rule wants a phone backup.
+NIDAN_POLICY__BACKUP_RULE=any_other_method target/release/nidan serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >"$DATA/log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$PORT/readyz >/dev/null && break; sleep 0.1; done
