@@ -175,9 +175,23 @@ fn browser(row: &AnyRow) -> Result<RememberedBrowser> {
     })
 }
 
+impl SqlStore {
+    /// Runs a statement on the pool; the number of rows it changed.
+    async fn run<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<u64> {
+        query
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(db)
+    }
+}
+
 impl Store for SqlStore {
     async fn insert_account(&self, a: &Account) -> Result<bool> {
-        let done = sqlx::query(
+        let affected = self.run(sqlx::query(
             "INSERT INTO accounts (id, email, password_hash, roles, locale, two_sv_on_since, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
         )
@@ -187,11 +201,8 @@ impl Store for SqlStore {
         .bind(a.roles.join(","))
         .bind(&a.locale)
         .bind(a.two_sv_on_since)
-        .bind(a.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+        .bind(a.created_at)).await?;
+        Ok(affected == 1)
     }
 
     async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
@@ -213,37 +224,37 @@ impl Store for SqlStore {
     }
 
     async fn set_password_hash(&self, account_id: &str, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(account_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(account_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn set_two_sv(&self, account_id: &str, on_since: Option<i64>) -> Result<()> {
-        sqlx::query("UPDATE accounts SET two_sv_on_since = $1 WHERE id = $2")
-            .bind(on_since)
-            .bind(account_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("UPDATE accounts SET two_sv_on_since = $1 WHERE id = $2")
+                .bind(on_since)
+                .bind(account_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn set_locale(&self, account_id: &str, locale: &str) -> Result<()> {
-        sqlx::query("UPDATE accounts SET locale = $1 WHERE id = $2")
-            .bind(locale)
-            .bind(account_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("UPDATE accounts SET locale = $1 WHERE id = $2")
+                .bind(locale)
+                .bind(account_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn insert_method(&self, m: &Method) -> Result<()> {
-        sqlx::query(
+        self.run(sqlx::query(
             "INSERT INTO methods (id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
@@ -257,10 +268,7 @@ impl Store for SqlStore {
         .bind(m.last_step)
         .bind(m.created_at)
         .bind(m.confirmed_at)
-        .bind(i64::from(m.active))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(i64::from(m.active))).await?;
         Ok(())
     }
 
@@ -274,13 +282,13 @@ impl Store for SqlStore {
     }
 
     async fn confirm_method(&self, method_id: &str, at: i64, step: i64) -> Result<()> {
-        sqlx::query("UPDATE methods SET confirmed_at = $1, last_step = $2 WHERE id = $3")
-            .bind(at)
-            .bind(step)
-            .bind(method_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("UPDATE methods SET confirmed_at = $1, last_step = $2 WHERE id = $3")
+                .bind(at)
+                .bind(step)
+                .bind(method_id),
+        )
+        .await?;
         Ok(())
     }
 
@@ -305,60 +313,51 @@ impl Store for SqlStore {
     }
 
     async fn set_method_role(&self, method_id: &str, role: MethodRole) -> Result<()> {
-        sqlx::query("UPDATE methods SET role = $1 WHERE id = $2")
-            .bind(role.as_str())
-            .bind(method_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("UPDATE methods SET role = $1 WHERE id = $2")
+                .bind(role.as_str())
+                .bind(method_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn rename_method(&self, method_id: &str, name: &str) -> Result<()> {
-        sqlx::query("UPDATE methods SET name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(method_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("UPDATE methods SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(method_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_method(&self, method_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM methods WHERE id = $1")
-            .bind(method_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(sqlx::query("DELETE FROM methods WHERE id = $1").bind(method_id))
+            .await?;
         Ok(())
     }
 
     async fn delete_inactive_methods(&self, account_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM methods WHERE account_id = $1 AND active = 0")
-            .bind(account_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("DELETE FROM methods WHERE account_id = $1 AND active = 0")
+                .bind(account_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_all_methods(&self, account_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM methods WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(sqlx::query("DELETE FROM methods WHERE account_id = $1").bind(account_id))
+            .await?;
         Ok(())
     }
 
     async fn advance_last_step(&self, method_id: &str, step: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE methods SET last_step = $1 WHERE id = $2 AND (last_step IS NULL OR last_step < $1)")
+        let affected = self.run(sqlx::query("UPDATE methods SET last_step = $1 WHERE id = $2 AND (last_step IS NULL OR last_step < $1)")
             .bind(step)
-            .bind(method_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+            .bind(method_id)).await?;
+        Ok(affected == 1)
     }
 
     async fn replace_backup_codes(
@@ -388,14 +387,11 @@ impl Store for SqlStore {
     }
 
     async fn use_backup_code(&self, account_id: &str, hash: &str, at: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE backup_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL")
+        let affected = self.run(sqlx::query("UPDATE backup_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL")
             .bind(at)
             .bind(account_id)
-            .bind(hash)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+            .bind(hash)).await?;
+        Ok(affected == 1)
     }
 
     async fn backup_codes_left(&self, account_id: &str) -> Result<i64> {
@@ -410,7 +406,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_challenge(&self, c: &Challenge, token_hash: &str) -> Result<()> {
-        sqlx::query(
+        self.run(sqlx::query(
             "INSERT INTO challenges (id, token_hash, account_id, expires_at, attempts_left, keep_signed_in, completed_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -420,10 +416,7 @@ impl Store for SqlStore {
         .bind(c.expires_at)
         .bind(c.attempts_left)
         .bind(i64::from(c.keep_signed_in))
-        .bind(c.completed_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(c.completed_at)).await?;
         Ok(())
     }
 
@@ -461,17 +454,14 @@ impl Store for SqlStore {
     }
 
     async fn complete_challenge(&self, challenge_id: &str, at: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND attempts_left > 0")
+        let affected = self.run(sqlx::query("UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND attempts_left > 0")
             .bind(at)
-            .bind(challenge_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+            .bind(challenge_id)).await?;
+        Ok(affected == 1)
     }
 
     async fn insert_session(&self, s: &Session, token_hash: &str) -> Result<()> {
-        sqlx::query(
+        self.run(sqlx::query(
             "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, password_at, keep_signed_in)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -481,10 +471,7 @@ impl Store for SqlStore {
         .bind(s.created_at)
         .bind(s.expires_at)
         .bind(s.password_at)
-        .bind(i64::from(s.keep_signed_in))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(i64::from(s.keep_signed_in))).await?;
         Ok(())
     }
 
@@ -499,36 +486,33 @@ impl Store for SqlStore {
     }
 
     async fn touch_session_password(&self, session_id: &str, at: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET password_at = $1 WHERE id = $2")
-            .bind(at)
-            .bind(session_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("UPDATE sessions SET password_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(session_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_session(&self, session_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(session_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(sqlx::query("DELETE FROM sessions WHERE id = $1").bind(session_id))
+            .await?;
         Ok(())
     }
 
     async fn delete_sessions_except(&self, account_id: &str, keep: Option<&str>) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id <> $2")
-            .bind(account_id)
-            .bind(keep.unwrap_or(""))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id <> $2")
+                .bind(account_id)
+                .bind(keep.unwrap_or("")),
+        )
+        .await?;
         Ok(())
     }
 
     async fn insert_browser(&self, b: &RememberedBrowser, token_hash: &str) -> Result<()> {
-        sqlx::query(
+        self.run(sqlx::query(
             "INSERT INTO remembered_browsers (id, token_hash, account_id, label, created_at, last_used_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -538,10 +522,7 @@ impl Store for SqlStore {
         .bind(&b.label)
         .bind(b.created_at)
         .bind(b.last_used_at)
-        .bind(b.expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(b.expires_at)).await?;
         Ok(())
     }
 
@@ -575,36 +556,32 @@ impl Store for SqlStore {
     }
 
     async fn delete_browser(&self, account_id: &str, browser_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1 AND id = $2")
-            .bind(account_id)
-            .bind(browser_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1 AND id = $2")
+                .bind(account_id)
+                .bind(browser_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_browsers(&self, account_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(
+            sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1").bind(account_id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn insert_event(&self, e: &Event) -> Result<()> {
-        sqlx::query("INSERT INTO events (id, account_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        self.run(sqlx::query("INSERT INTO events (id, account_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&e.id)
             .bind(e.account_id.clone())
             .bind(&e.kind)
             .bind(e.at)
             .bind(&e.ip)
             .bind(&e.user_agent)
-            .bind(&e.detail)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+            .bind(&e.detail)).await?;
         Ok(())
     }
 
@@ -631,7 +608,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_sent_code(&self, c: &SentCode) -> Result<()> {
-        sqlx::query(
+        self.run(sqlx::query(
             "INSERT INTO sent_codes (id, account_id, challenge_id, method_id, code_hash, sent_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -641,10 +618,7 @@ impl Store for SqlStore {
         .bind(&c.method_id)
         .bind(&c.code_hash)
         .bind(c.sent_at)
-        .bind(c.expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(c.expires_at)).await?;
         Ok(())
     }
 
@@ -654,18 +628,19 @@ impl Store for SqlStore {
         code_hash: &str,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE sent_codes SET used_at = $1
+        let affected = self
+            .run(
+                sqlx::query(
+                    "UPDATE sent_codes SET used_at = $1
              WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
                (SELECT id FROM sent_codes WHERE challenge_id = $3 ORDER BY seq DESC LIMIT 3)",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .bind(challenge_id)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+                )
+                .bind(now)
+                .bind(code_hash)
+                .bind(challenge_id),
+            )
+            .await?;
+        Ok(affected == 1)
     }
 
     async fn use_sent_code_for_method(
@@ -674,18 +649,15 @@ impl Store for SqlStore {
         code_hash: &str,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        let affected = self.run(sqlx::query(
             "UPDATE sent_codes SET used_at = $1
              WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
                (SELECT id FROM sent_codes WHERE method_id = $3 AND challenge_id IS NULL ORDER BY seq DESC LIMIT 3)",
         )
         .bind(now)
         .bind(code_hash)
-        .bind(method_id)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+        .bind(method_id)).await?;
+        Ok(affected == 1)
     }
 
     async fn last_code_sent_at(&self, account_id: &str) -> Result<Option<i64>> {
@@ -726,15 +698,12 @@ impl Store for SqlStore {
     }
 
     async fn insert_outbox(&self, m: &OutboxMessage) -> Result<()> {
-        sqlx::query("INSERT INTO outbox (id, channel, recipient, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+        self.run(sqlx::query("INSERT INTO outbox (id, channel, recipient, body, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&m.id)
             .bind(&m.channel)
             .bind(&m.recipient)
             .bind(&m.body)
-            .bind(m.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+            .bind(m.created_at)).await?;
         Ok(())
     }
 
@@ -758,10 +727,7 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.run(sqlx::query("SELECT 1")).await?;
         Ok(())
     }
 }
