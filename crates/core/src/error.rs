@@ -96,6 +96,61 @@ pub enum Error {
         /// Last two digits of the number.
         last_two: String,
     },
+    /// Too many wrong codes in a row: wait before the next try (§4.5).
+    #[error("too many wrong codes; wait {retry_after} seconds before trying again")]
+    SlowDown {
+        /// Seconds to wait.
+        retry_after: i64,
+    },
+    /// Code entry is locked after too many wrong codes in a row, until a
+    /// password reset or an admin unlock (§4.5).
+    #[error("code entry is locked after too many wrong codes; reset your password to unlock it")]
+    CodeEntryLocked,
+    /// Codes are not sent: repeated unfinished sign-ins show that someone
+    /// else knows the password (§7.1).
+    #[error(
+        "codes are not being sent because someone who knows your password keeps trying to sign in; use your app or a backup code, and change your password"
+    )]
+    CodesPaused,
+    /// An uploaded document is empty.
+    #[error("the file is empty; choose a photo or scan of your document")]
+    DocumentEmpty,
+    /// An uploaded document is over the size limit.
+    #[error("the file is larger than {max_mb} MB; use a smaller photo or scan")]
+    DocumentTooLarge {
+        /// The limit in megabytes.
+        max_mb: usize,
+    },
+    /// An uploaded document is not a JPEG, PNG or PDF by its content.
+    #[error("the file is not a JPEG, PNG or PDF ({found})")]
+    DocumentType {
+        /// What it looks like instead, in a few words.
+        found: &'static str,
+    },
+    /// The document type chosen is not one of the list.
+    #[error("choose what kind of document this is")]
+    DocumentKind,
+    /// The account already has a recovery request under review.
+    #[error("a recovery request for this account is already being reviewed")]
+    RecoveryAlreadyOpen,
+    /// No such recovery case.
+    #[error("that recovery request does not exist")]
+    NoSuchCase,
+    /// The recovery case was already decided.
+    #[error("that recovery request was already decided")]
+    CaseDecided,
+    /// A rejection needs a reason for the person.
+    #[error("give a reason for the rejection; it is emailed to the person")]
+    ReasonRequired,
+    /// The signed-in account is not staff.
+    #[error("this page is for administrators")]
+    NotAdmin,
+    /// No account with that email or id (staff tools only).
+    #[error("no account with that email")]
+    NoSuchAccount,
+    /// A password-reset link that expired or was used.
+    #[error("this password-reset link has expired or was already used; ask for a new one")]
+    ResetLinkInvalid,
     /// Storage failed; details are logged, not shown.
     #[error("storage error: {0}")]
     Store(String),

@@ -19,6 +19,31 @@ pub struct Account {
     pub two_sv_on_since: Option<i64>,
     /// When the account was created.
     pub created_at: i64,
+    /// Lockout and abuse state.
+    pub guard: AccountGuard,
+}
+
+impl Account {
+    /// Whether the account has the `admin` role.
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == "admin")
+    }
+}
+
+/// The counters that protect an account (SPEC §4.5, §7.1), kept in the
+/// database so every node sees the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AccountGuard {
+    /// Consecutive wrong codes across sign-in attempts; reset by a right one.
+    pub code_failures: i64,
+    /// No code is checked before this time (the slow-down).
+    pub code_retry_at: Option<i64>,
+    /// Since when codes are not sent because of repeated unfinished sign-ins.
+    pub codes_paused_at: Option<i64>,
+    /// When the owner was last alerted about unfinished sign-ins.
+    pub abuse_alerted_at: Option<i64>,
+    /// When the password was last changed or reset (0 if never).
+    pub password_changed_at: i64,
 }
 
 /// The kind of a sign-in method.
@@ -150,6 +175,12 @@ pub struct Challenge {
     pub keep_signed_in: bool,
     /// When a code was accepted; a completed challenge accepts no more.
     pub completed_at: Option<i64>,
+    /// When the password was accepted.
+    pub created_at: i64,
+    /// From which IP.
+    pub ip: String,
+    /// From which browser ("Chrome on Linux").
+    pub browser: String,
 }
 
 /// A browser that may skip the code.
@@ -232,4 +263,131 @@ pub struct OutboxMessage {
     pub body: String,
     /// When.
     pub created_at: i64,
+}
+
+/// The identity documents accepted for recovery (SPEC §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// Driver's licence.
+    DriversLicence,
+    /// Passport.
+    Passport,
+    /// Residence card.
+    ResidenceCard,
+    /// Health-insurance card.
+    HealthInsuranceCard,
+    /// Pension book.
+    PensionBook,
+    /// Anything else with the holder's name and photo.
+    Other,
+}
+
+impl DocumentKind {
+    /// Every kind, in the order the upload page lists them.
+    pub const ALL: [Self; 6] = [
+        Self::DriversLicence,
+        Self::Passport,
+        Self::ResidenceCard,
+        Self::HealthInsuranceCard,
+        Self::PensionBook,
+        Self::Other,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DriversLicence => "drivers_licence",
+            Self::Passport => "passport",
+            Self::ResidenceCard => "residence_card",
+            Self::HealthInsuranceCard => "health_insurance_card",
+            Self::PensionBook => "pension_book",
+            Self::Other => "other",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a recovery case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Waiting for review.
+    Open,
+    /// Approved: 2SV was turned off.
+    Approved,
+    /// Rejected with a reason.
+    Rejected,
+}
+
+impl CaseStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "approved" => Some(Self::Approved),
+            "rejected" => Some(Self::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// An identity-document recovery request. The document itself is fetched
+/// separately (sealed) and only by staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryCase {
+    /// Record id.
+    pub id: String,
+    /// Whose account.
+    pub account_id: String,
+    /// The account's email, for the review queue.
+    pub email: String,
+    /// What kind of document.
+    pub document_kind: DocumentKind,
+    /// `image/jpeg`, `image/png` or `application/pdf`, from the content.
+    pub content_type: String,
+    /// Size in bytes.
+    pub document_size: i64,
+    /// Open, approved or rejected.
+    pub status: CaseStatus,
+    /// Why it was rejected.
+    pub reason: String,
+    /// From which IP it was sent.
+    pub ip: String,
+    /// From which browser.
+    pub browser: String,
+    /// When it was sent.
+    pub created_at: i64,
+    /// When staff decided.
+    pub decided_at: Option<i64>,
+    /// Which staff account decided.
+    pub decided_by: Option<String>,
+    /// When the document was deleted (after the decision and retention).
+    pub document_deleted_at: Option<i64>,
+}
+
+/// Which events to list in the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only this account's.
+    pub account_id: Option<String>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only at or after this time.
+    pub since: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
 }

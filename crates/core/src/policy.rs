@@ -17,6 +17,30 @@ pub enum BackupRule {
     BackupCodesSuffice,
 }
 
+/// Mandatory 2SV from a date (SPEC §8.1): `{ from = "2026-06-30", role = "seller" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Require2sv {
+    /// The deadline, `YYYY-MM-DD` (UTC midnight): from then on sign-in
+    /// goes straight to the wizard.
+    pub from: String,
+    /// Only accounts with this role; every account when absent.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+impl Require2sv {
+    /// The deadline as Unix seconds, or a message saying what is wrong.
+    pub fn deadline(&self) -> Result<i64, String> {
+        crate::calendar::parse_date(&self.from).ok_or_else(|| {
+            format!(
+                "policy.require_2sv.from must be a date like 2026-06-30, not {:?}",
+                self.from
+            )
+        })
+    }
+}
+
 /// Tunable rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -62,6 +86,29 @@ pub struct Policy {
     /// Country calling codes that may receive texts and calls (`81`, `1`);
     /// empty allows all.
     pub allowed_country_codes: Vec<String>,
+    /// Consecutive wrong codes (across sign-in attempts) after which each
+    /// further check must wait, doubling from 1 second.
+    pub slowdown_after_failures: i64,
+    /// The longest wait between two code checks, in seconds.
+    pub slowdown_max_seconds: i64,
+    /// Consecutive wrong codes that lock code entry until a password reset
+    /// or an admin unlock (NIST SP 800-63B: at most 100).
+    pub lockout_after_failures: i64,
+    /// Unfinished sign-ins (correct password, no code) in 24 hours after
+    /// which the owner is emailed (§7.1).
+    pub abuse_alert_after: i64,
+    /// Unfinished sign-ins in 24 hours after which no more codes are sent
+    /// until the password is changed.
+    pub abuse_pause_after: i64,
+    /// Mandatory 2SV, if any.
+    pub require_2sv: Option<Require2sv>,
+    /// Days a recovery document is kept after the decision (0 = deleted
+    /// at the decision).
+    pub recovery_retention_days: i64,
+    /// Largest identity document accepted, in bytes.
+    pub recovery_max_bytes: usize,
+    /// Minutes a password-reset link works.
+    pub password_reset_minutes: i64,
 }
 
 impl Default for Policy {
@@ -86,6 +133,15 @@ impl Default for Policy {
             sends_per_country_hour: 1000,
             sends_per_ip_hour: 20,
             allowed_country_codes: Vec::new(),
+            slowdown_after_failures: 5,
+            slowdown_max_seconds: 300,
+            lockout_after_failures: 100,
+            abuse_alert_after: 3,
+            abuse_pause_after: 10,
+            require_2sv: None,
+            recovery_retention_days: 0,
+            recovery_max_bytes: 10 * 1024 * 1024,
+            password_reset_minutes: 60,
         }
     }
 }

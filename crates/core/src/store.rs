@@ -7,8 +7,8 @@ use std::future::Future;
 
 use crate::error::Result;
 use crate::model::{
-    Account, Challenge, Event, Method, MethodRole, OutboxMessage, RememberedBrowser, SentCode,
-    Session,
+    Account, CaseStatus, Challenge, Event, EventFilter, Method, MethodRole, OutboxMessage,
+    RecoveryCase, RememberedBrowser, SentCode, Session,
 };
 
 /// Persistence for the domain. All times are Unix seconds.
@@ -216,6 +216,121 @@ pub trait Store: Send + Sync + 'static {
     fn insert_outbox(&self, message: &OutboxMessage) -> impl Future<Output = Result<()>> + Send;
     /// The newest outbox messages first.
     fn outbox(&self, limit: i64) -> impl Future<Output = Result<Vec<OutboxMessage>>> + Send;
+
+    /// Accounts whose email contains `query` (all when empty), newest first.
+    fn search_accounts(
+        &self,
+        query: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Account>>> + Send;
+    /// Replaces an account's roles.
+    fn set_roles(
+        &self,
+        account_id: &str,
+        roles: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Claims the right to check one code (SPEC §4.5), counting it as a
+    /// failure until it proves right: atomically sets the failure count
+    /// from `seen_failures` to `seen_failures + 1` and the next allowed
+    /// check to `retry_at`, if the count is still `seen_failures`.
+    /// `Ok(false)` means another check got there first.
+    fn claim_code_check(
+        &self,
+        account_id: &str,
+        seen_failures: i64,
+        retry_at: Option<i64>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// A right code: the failure count and slow-down start again.
+    fn clear_code_failures(&self, account_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Atomically marks the owner alerted at `at` unless already alerted
+    /// at or after `since`. `Ok(true)` if this call should send the alert.
+    fn mark_abuse_alerted(
+        &self,
+        account_id: &str,
+        at: i64,
+        since: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Stops sending codes to the account (kept until the password changes).
+    fn pause_codes(&self, account_id: &str, at: i64) -> impl Future<Output = Result<()>> + Send;
+    /// A new password (or an admin unlock when `password_changed` is
+    /// `None`): failure count, slow-down, pause and alert are cleared.
+    fn reset_guard(
+        &self,
+        account_id: &str,
+        password_changed: Option<i64>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Uncompleted sign-in attempts of an account created at or after
+    /// `since`, newest first.
+    fn unfinished_challenges(
+        &self,
+        account_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Challenge>>> + Send;
+
+    /// Opens a recovery case with its sealed document. `Ok(false)` if the
+    /// account already has an open case.
+    fn insert_recovery_case(
+        &self,
+        case: &RecoveryCase,
+        sealed: &[u8],
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// One case.
+    fn recovery_case(
+        &self,
+        case_id: &str,
+    ) -> impl Future<Output = Result<Option<RecoveryCase>>> + Send;
+    /// Cases with this status (all when `None`), oldest first for open
+    /// cases, newest first otherwise.
+    fn recovery_cases(
+        &self,
+        status: Option<CaseStatus>,
+        account_id: Option<&str>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecoveryCase>>> + Send;
+    /// A case's sealed document, if not deleted.
+    fn recovery_document(
+        &self,
+        case_id: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+    /// Atomically decides an open case. `Ok(false)` if it was not open.
+    fn decide_recovery_case(
+        &self,
+        case_id: &str,
+        status: CaseStatus,
+        reason: &str,
+        by: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Deletes the documents of cases decided before `decided_before`;
+    /// returns how many.
+    fn purge_recovery_documents(
+        &self,
+        decided_before: i64,
+        at: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Stores a password-reset link under the hash of its token.
+    fn insert_password_reset(
+        &self,
+        token_hash: &str,
+        account_id: &str,
+        at: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Atomically spends an unexpired, unused reset link; the account id.
+    fn use_password_reset(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// The audit log, newest first.
+    fn filtered_events(
+        &self,
+        filter: &EventFilter,
+    ) -> impl Future<Output = Result<Vec<Event>>> + Send;
 
     /// Whether the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;

@@ -343,6 +343,13 @@ async fn five_wrong_codes_end_the_sign_in() {
         w.nidan.verify_code(&token, "12", false, &origin()).await,
         Err(Error::MalformedCode(_))
     ));
+    // Five wrong codes in a row slow the account: the next check waits 1 s
+    // (the lockout tests cover the rest of the curve).
+    assert!(matches!(
+        w.nidan.verify_code(&token, &right, false, &origin()).await,
+        Err(Error::SlowDown { retry_after: 1 })
+    ));
+    w.clock.advance(1);
     w.nidan
         .verify_code(&token, &right, false, &origin())
         .await

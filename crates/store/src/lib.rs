@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use nidan_core::error::{Error, Result};
 use nidan_core::model::{
-    Account, Challenge, Event, Method, MethodKind, MethodRole, OutboxMessage, RememberedBrowser,
-    SentCode, Session,
+    Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Event, EventFilter, Method,
+    MethodKind, MethodRole, OutboxMessage, RecoveryCase, RememberedBrowser, SentCode, Session,
 };
 use nidan_core::store::Store;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -128,6 +128,75 @@ fn account(row: &AnyRow) -> Result<Account> {
         locale: row.try_get("locale").map_err(db)?,
         two_sv_on_since: row.try_get("two_sv_on_since").map_err(db)?,
         created_at: row.try_get("created_at").map_err(db)?,
+        guard: AccountGuard {
+            code_failures: row.try_get("code_failures").map_err(db)?,
+            code_retry_at: row.try_get("code_retry_at").map_err(db)?,
+            codes_paused_at: row.try_get("codes_paused_at").map_err(db)?,
+            abuse_alerted_at: row.try_get("abuse_alerted_at").map_err(db)?,
+            password_changed_at: row.try_get("password_changed_at").map_err(db)?,
+        },
+    })
+}
+
+fn challenge(row: &AnyRow) -> Result<Challenge> {
+    let keep: i64 = row.try_get("keep_signed_in").map_err(db)?;
+    Ok(Challenge {
+        id: row.try_get("id").map_err(db)?,
+        account_id: row.try_get("account_id").map_err(db)?,
+        expires_at: row.try_get("expires_at").map_err(db)?,
+        attempts_left: row.try_get("attempts_left").map_err(db)?,
+        keep_signed_in: keep != 0,
+        completed_at: row.try_get("completed_at").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        ip: row.try_get("ip").map_err(db)?,
+        browser: row.try_get("browser").map_err(db)?,
+    })
+}
+
+fn event(row: &AnyRow) -> Result<Event> {
+    Ok(Event {
+        id: row.try_get("id").map_err(db)?,
+        account_id: row.try_get("account_id").map_err(db)?,
+        kind: row.try_get("kind").map_err(db)?,
+        at: row.try_get("at").map_err(db)?,
+        ip: row.try_get("ip").map_err(db)?,
+        user_agent: row.try_get("user_agent").map_err(db)?,
+        detail: row.try_get("detail").map_err(db)?,
+    })
+}
+
+/// A query over recovery cases with their account's email, as a literal.
+macro_rules! case_query {
+    ($rest:literal) => {
+        concat!(
+            "SELECT c.id, c.account_id, a.email, c.document_kind, c.content_type, c.document_size,
+             c.status, c.reason, c.ip, c.browser, c.created_at, c.decided_at, c.decided_by,
+             c.document_deleted_at FROM recovery_cases c JOIN accounts a ON a.id = c.account_id ",
+            $rest
+        )
+    };
+}
+
+fn recovery_case(row: &AnyRow) -> Result<RecoveryCase> {
+    let kind: String = row.try_get("document_kind").map_err(db)?;
+    let status: String = row.try_get("status").map_err(db)?;
+    Ok(RecoveryCase {
+        id: row.try_get("id").map_err(db)?,
+        account_id: row.try_get("account_id").map_err(db)?,
+        email: row.try_get("email").map_err(db)?,
+        document_kind: DocumentKind::parse(&kind)
+            .ok_or_else(|| Error::Store(format!("unknown document kind {kind}")))?,
+        content_type: row.try_get("content_type").map_err(db)?,
+        document_size: row.try_get("document_size").map_err(db)?,
+        status: CaseStatus::parse(&status)
+            .ok_or_else(|| Error::Store(format!("unknown case status {status}")))?,
+        reason: row.try_get("reason").map_err(db)?,
+        ip: row.try_get("ip").map_err(db)?,
+        browser: row.try_get("browser").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        decided_at: row.try_get("decided_at").map_err(db)?,
+        decided_by: row.try_get("decided_by").map_err(db)?,
+        document_deleted_at: row.try_get("document_deleted_at").map_err(db)?,
     })
 }
 
@@ -407,8 +476,8 @@ impl Store for SqlStore {
 
     async fn insert_challenge(&self, c: &Challenge, token_hash: &str) -> Result<()> {
         self.run(sqlx::query(
-            "INSERT INTO challenges (id, token_hash, account_id, expires_at, attempts_left, keep_signed_in, completed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO challenges (id, token_hash, account_id, expires_at, attempts_left, keep_signed_in, completed_at, created_at, ip, browser)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&c.id)
         .bind(token_hash)
@@ -416,28 +485,20 @@ impl Store for SqlStore {
         .bind(c.expires_at)
         .bind(c.attempts_left)
         .bind(i64::from(c.keep_signed_in))
-        .bind(c.completed_at)).await?;
+        .bind(c.completed_at)
+        .bind(c.created_at)
+        .bind(&c.ip)
+        .bind(&c.browser)).await?;
         Ok(())
     }
 
     async fn challenge_by_token(&self, token_hash: &str) -> Result<Option<Challenge>> {
-        let row = sqlx::query("SELECT id, account_id, expires_at, attempts_left, keep_signed_in, completed_at FROM challenges WHERE token_hash = $1")
+        let row = sqlx::query("SELECT * FROM challenges WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        row.map(|row| {
-            let keep: i64 = row.try_get("keep_signed_in").map_err(db)?;
-            Ok(Challenge {
-                id: row.try_get("id").map_err(db)?,
-                account_id: row.try_get("account_id").map_err(db)?,
-                expires_at: row.try_get("expires_at").map_err(db)?,
-                attempts_left: row.try_get("attempts_left").map_err(db)?,
-                keep_signed_in: keep != 0,
-                completed_at: row.try_get("completed_at").map_err(db)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(challenge).transpose()
     }
 
     async fn take_attempt(&self, challenge_id: &str) -> Result<Option<i64>> {
@@ -592,19 +653,7 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Event {
-                    id: row.try_get("id").map_err(db)?,
-                    account_id: row.try_get("account_id").map_err(db)?,
-                    kind: row.try_get("kind").map_err(db)?,
-                    at: row.try_get("at").map_err(db)?,
-                    ip: row.try_get("ip").map_err(db)?,
-                    user_agent: row.try_get("user_agent").map_err(db)?,
-                    detail: row.try_get("detail").map_err(db)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event).collect()
     }
 
     async fn insert_sent_code(&self, c: &SentCode) -> Result<()> {
@@ -724,6 +773,285 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn search_accounts(&self, query: &str, limit: i64) -> Result<Vec<Account>> {
+        let pattern = format!(
+            "%{}%",
+            query
+                .trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(
+            "SELECT * FROM accounts WHERE email LIKE $1 ESCAPE '\\' ORDER BY created_at DESC, email LIMIT $2",
+        )
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(account).collect()
+    }
+
+    async fn set_roles(&self, account_id: &str, roles: &[String]) -> Result<()> {
+        self.run(
+            sqlx::query("UPDATE accounts SET roles = $1 WHERE id = $2")
+                .bind(roles.join(","))
+                .bind(account_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_code_check(
+        &self,
+        account_id: &str,
+        seen_failures: i64,
+        retry_at: Option<i64>,
+    ) -> Result<bool> {
+        let affected = self
+            .run(
+                sqlx::query(
+                    "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
+                     WHERE id = $2 AND code_failures = $3",
+                )
+                .bind(retry_at)
+                .bind(account_id)
+                .bind(seen_failures),
+            )
+            .await?;
+        Ok(affected == 1)
+    }
+
+    async fn clear_code_failures(&self, account_id: &str) -> Result<()> {
+        self.run(
+            sqlx::query(
+                "UPDATE accounts SET code_failures = 0, code_retry_at = NULL WHERE id = $1 AND code_failures <> 0",
+            )
+            .bind(account_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_abuse_alerted(&self, account_id: &str, at: i64, since: i64) -> Result<bool> {
+        let affected = self
+            .run(
+                sqlx::query(
+                    "UPDATE accounts SET abuse_alerted_at = $1
+                     WHERE id = $2 AND (abuse_alerted_at IS NULL OR abuse_alerted_at < $3)",
+                )
+                .bind(at)
+                .bind(account_id)
+                .bind(since),
+            )
+            .await?;
+        Ok(affected == 1)
+    }
+
+    async fn pause_codes(&self, account_id: &str, at: i64) -> Result<()> {
+        self.run(
+            sqlx::query(
+                "UPDATE accounts SET codes_paused_at = $1 WHERE id = $2 AND codes_paused_at IS NULL",
+            )
+            .bind(at)
+            .bind(account_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn reset_guard(&self, account_id: &str, password_changed: Option<i64>) -> Result<()> {
+        self.run(
+            sqlx::query(
+                "UPDATE accounts SET code_failures = 0, code_retry_at = NULL, codes_paused_at = NULL,
+                 abuse_alerted_at = NULL, password_changed_at = COALESCE($1, password_changed_at)
+                 WHERE id = $2",
+            )
+            .bind(password_changed)
+            .bind(account_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn unfinished_challenges(
+        &self,
+        account_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<Challenge>> {
+        let rows = sqlx::query(
+            "SELECT * FROM challenges WHERE account_id = $1 AND created_at >= $2 AND completed_at IS NULL
+             ORDER BY created_at DESC LIMIT $3",
+        )
+        .bind(account_id)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(challenge).collect()
+    }
+
+    async fn insert_recovery_case(&self, c: &RecoveryCase, sealed: &[u8]) -> Result<bool> {
+        let affected = self
+            .run(
+                sqlx::query(
+                    "INSERT INTO recovery_cases (id, account_id, document_kind, content_type, document_size,
+                     document_sealed, status, reason, ip, browser, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10)
+                     ON CONFLICT (account_id) WHERE status = 'open' DO NOTHING",
+                )
+                .bind(&c.id)
+                .bind(&c.account_id)
+                .bind(c.document_kind.as_str())
+                .bind(&c.content_type)
+                .bind(c.document_size)
+                .bind(sealed.to_vec())
+                .bind(CaseStatus::Open.as_str())
+                .bind(&c.ip)
+                .bind(&c.browser)
+                .bind(c.created_at),
+            )
+            .await?;
+        Ok(affected == 1)
+    }
+
+    async fn recovery_case(&self, case_id: &str) -> Result<Option<RecoveryCase>> {
+        let row = sqlx::query(case_query!("WHERE c.id = $1"))
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(recovery_case).transpose()
+    }
+
+    async fn recovery_cases(
+        &self,
+        status: Option<CaseStatus>,
+        account_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RecoveryCase>> {
+        let sql = if status == Some(CaseStatus::Open) {
+            case_query!(
+                "WHERE ($1 IS NULL OR c.status = $1) AND ($2 IS NULL OR c.account_id = $2)
+                 ORDER BY c.created_at ASC, c.id LIMIT $3"
+            )
+        } else {
+            case_query!(
+                "WHERE ($1 IS NULL OR c.status = $1) AND ($2 IS NULL OR c.account_id = $2)
+                 ORDER BY c.created_at DESC, c.id LIMIT $3"
+            )
+        };
+        let rows = sqlx::query(sql)
+            .bind(status.map(CaseStatus::as_str))
+            .bind(account_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(recovery_case).collect()
+    }
+
+    async fn recovery_document(&self, case_id: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT document_sealed FROM recovery_cases WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(row) => row.try_get("document_sealed").map_err(db),
+            None => Ok(None),
+        }
+    }
+
+    async fn decide_recovery_case(
+        &self,
+        case_id: &str,
+        status: CaseStatus,
+        reason: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<bool> {
+        let affected = self
+            .run(
+                sqlx::query(
+                    "UPDATE recovery_cases SET status = $1, reason = $2, decided_by = $3, decided_at = $4
+                     WHERE id = $5 AND status = 'open'",
+                )
+                .bind(status.as_str())
+                .bind(reason)
+                .bind(by)
+                .bind(at)
+                .bind(case_id),
+            )
+            .await?;
+        Ok(affected == 1)
+    }
+
+    async fn purge_recovery_documents(&self, decided_before: i64, at: i64) -> Result<u64> {
+        self.run(
+            sqlx::query(
+                "UPDATE recovery_cases SET document_sealed = NULL, document_deleted_at = $1
+                 WHERE status <> 'open' AND decided_at <= $2 AND document_sealed IS NOT NULL",
+            )
+            .bind(at)
+            .bind(decided_before),
+        )
+        .await
+    }
+
+    async fn insert_password_reset(
+        &self,
+        token_hash: &str,
+        account_id: &str,
+        at: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.run(
+            sqlx::query(
+                "INSERT INTO password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(account_id)
+            .bind(at)
+            .bind(expires_at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn use_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "UPDATE password_resets SET used_at = $1
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|r| r.try_get("account_id").map_err(db)).transpose()
+    }
+
+    async fn filtered_events(&self, f: &EventFilter) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, kind, at, ip, user_agent, detail FROM events
+             WHERE ($1 IS NULL OR account_id = $1) AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR at >= $3)
+             ORDER BY seq DESC LIMIT $4",
+        )
+        .bind(f.account_id.clone())
+        .bind(f.kind.clone())
+        .bind(f.since)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(event).collect()
     }
 
     async fn ping(&self) -> Result<()> {

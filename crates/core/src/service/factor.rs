@@ -36,6 +36,41 @@ pub enum Refused {
     Replayed(String),
 }
 
+/// What a typed code is, once its form is checked.
+pub(crate) enum Typed {
+    /// A backup code, normalized.
+    Backup(String),
+    /// Digits for an app or a sent code, normalized.
+    Digits(String),
+}
+
+/// Checks the form of a typed code (spaces, hyphens, full-width digits
+/// allowed) without looking anything up: malformed input never counts as
+/// a try.
+pub(crate) fn parse_code(typed: &str) -> Result<Typed> {
+    let digits_only: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let looks_numeric = !digits_only.is_empty()
+        && digits_only
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+    if looks_numeric {
+        return CodeFormat::default()
+            .normalize(typed)
+            .map(Typed::Digits)
+            .map_err(|e| Error::MalformedCode(e.to_string()));
+    }
+    normalize_backup_code(typed)
+        .map(Typed::Backup)
+        .ok_or_else(|| {
+            Error::MalformedCode(
+                "enter the 6-digit code from your app, or a backup code like abcde-fghij".into(),
+            )
+        })
+}
+
 impl<S: Store> Nidan<S> {
     /// The TOTP key of an app method, unsealed with the master key.
     pub(crate) fn app_secret(&self, method: &Method) -> Result<Secret> {
@@ -52,35 +87,21 @@ impl<S: Store> Nidan<S> {
         typed: &str,
         challenge_id: Option<&str>,
     ) -> Result<std::result::Result<Accepted, Refused>> {
-        let digits_only: String = typed
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .collect();
-        let looks_numeric = !digits_only.is_empty()
-            && digits_only
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
-        if !looks_numeric {
-            let Some(normalized) = normalize_backup_code(typed) else {
-                return Err(Error::MalformedCode(
-                    "enter the 6-digit code from your app, or a backup code like abcde-fghij"
-                        .into(),
-                ));
-            };
-            let hash = backup_code_hash(&account.id, &normalized);
-            if self
-                .store
-                .use_backup_code(&account.id, &hash, self.now())
-                .await?
-            {
-                let left = self.store.backup_codes_left(&account.id).await?;
-                return Ok(Ok(Accepted::BackupCode { left }));
+        let code = match parse_code(typed)? {
+            Typed::Backup(normalized) => {
+                let hash = backup_code_hash(&account.id, &normalized);
+                if self
+                    .store
+                    .use_backup_code(&account.id, &hash, self.now())
+                    .await?
+                {
+                    let left = self.store.backup_codes_left(&account.id).await?;
+                    return Ok(Ok(Accepted::BackupCode { left }));
+                }
+                return Ok(Err(Refused::Wrong));
             }
-            return Ok(Err(Refused::Wrong));
-        }
-        let code = CodeFormat::default()
-            .normalize(typed)
-            .map_err(|e| Error::MalformedCode(e.to_string()))?;
+            Typed::Digits(code) => code,
+        };
         // A code texted or spoken for this sign-in attempt (any of the
         // last three sent), spent atomically.
         if let Some(challenge_id) = challenge_id

@@ -11,10 +11,21 @@
 //! - [`phones`]: phone methods, sending codes by text or call, limits.
 //! - [`wizard`]: the three-page enable wizard.
 //! - [`settings`]: Advanced Security Settings once 2SV is on.
+//! - [`guard`]: the lockout after wrong codes and the alarm when a
+//!   leaked password floods a phone with codes.
+//! - [`recovery`]: identity-document recovery and its review.
+//! - [`admin`]: what staff do: users, unlock, audit log.
+//! - [`reset`]: password reset by an emailed link.
+//! - [`mandate`]: mandatory 2SV with a deadline.
 
+pub mod admin;
 pub mod factor;
+pub mod guard;
+pub mod mandate;
 pub mod notices;
 pub mod phones;
+pub mod recovery;
+pub mod reset;
 pub mod settings;
 pub mod signin;
 pub mod wizard;
@@ -37,6 +48,7 @@ pub struct Nidan<S> {
     hasher: PasswordHasher,
     policy: Policy,
     senders: Senders,
+    public_url: String,
 }
 
 impl<S: Store> Nidan<S> {
@@ -56,7 +68,19 @@ impl<S: Store> Nidan<S> {
             hasher: PasswordHasher::new(hash_permits)?,
             policy,
             senders: Senders::default(),
+            public_url: "http://127.0.0.1:8080".into(),
         })
+    }
+
+    /// The address people reach the pages at, for links in emails.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// A link to a page, for emails.
+    fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
     }
 
     /// Uses these senders for texts and calls.

@@ -25,6 +25,20 @@ pub enum Notice {
     BackupCodeUsed,
     /// The password was changed.
     PasswordChanged,
+    /// Repeated unfinished sign-ins: someone knows the password (§7.1).
+    AbuseAlert,
+    /// An identity-document recovery was requested.
+    RecoveryRequested,
+    /// Recovery approved: 2SV is off.
+    RecoveryApproved,
+    /// Recovery rejected, with the reason.
+    RecoveryRejected,
+    /// A password-reset link was asked for.
+    PasswordResetLink,
+    /// The password was reset with a link.
+    PasswordReset,
+    /// Staff unlocked code entry or turned 2SV off.
+    StaffChange,
 }
 
 /// Subject and first line, in Japanese or English.
@@ -86,6 +100,62 @@ fn words(notice: Notice, ja: bool) -> (&'static str, &'static str) {
             "パスワードが変更されました",
             "お客様のアカウントのパスワードが変更されました。",
         ),
+        (Notice::AbuseAlert, false) => (
+            "Someone who knows your password is trying to sign in",
+            "Someone entered the right password for your account but did not finish signing in",
+        ),
+        (Notice::AbuseAlert, true) => (
+            "パスワードを知っている第三者がログインを試みています",
+            "お客様のアカウントで正しいパスワードが入力されましたが、ログインは完了していません",
+        ),
+        (Notice::RecoveryRequested, false) => (
+            "Account recovery was requested",
+            "An identity document was sent to recover your account. Reviews usually take 1–2 days",
+        ),
+        (Notice::RecoveryRequested, true) => (
+            "アカウントの復旧が申請されました",
+            "アカウント復旧のため本人確認書類が送信されました。審査には通常1～2日かかります",
+        ),
+        (Notice::RecoveryApproved, false) => (
+            "Your account recovery was approved",
+            "Two-step verification is now off. Sign in with your password and set up two-step verification again.",
+        ),
+        (Notice::RecoveryApproved, true) => (
+            "アカウントの復旧が承認されました",
+            "2段階認証を無効にしました。パスワードでログインし、もう一度2段階認証を設定してください。",
+        ),
+        (Notice::RecoveryRejected, false) => (
+            "Your account recovery was not approved",
+            "We could not approve your recovery request",
+        ),
+        (Notice::RecoveryRejected, true) => (
+            "アカウントの復旧は承認されませんでした",
+            "復旧の申請を承認できませんでした",
+        ),
+        (Notice::PasswordResetLink, false) => (
+            "Reset your password",
+            "Someone asked to reset the password of your account. If it was you, open the link below within the hour. If not, ignore this email: your password stays the same.",
+        ),
+        (Notice::PasswordResetLink, true) => (
+            "パスワードの再設定",
+            "お客様のアカウントのパスワード再設定が申請されました。ご自身による申請の場合は、1時間以内に下のリンクを開いてください。お心当たりがない場合はこのメールを無視してください。パスワードは変更されません。",
+        ),
+        (Notice::PasswordReset, false) => (
+            "Your password was reset",
+            "The password of your account was reset with an emailed link. Every session was signed out.",
+        ),
+        (Notice::PasswordReset, true) => (
+            "パスワードが再設定されました",
+            "メールのリンクからパスワードが再設定されました。すべてのセッションからログアウトしました。",
+        ),
+        (Notice::StaffChange, false) => (
+            "Support changed your account",
+            "Our support staff changed the security of your account",
+        ),
+        (Notice::StaffChange, true) => (
+            "サポートがアカウントを変更しました",
+            "サポート担当者がお客様のアカウントのセキュリティ設定を変更しました",
+        ),
     }
 }
 
@@ -95,16 +165,21 @@ pub fn compose(
     account: &Account,
     service: &str,
     detail: &str,
+    action: Option<&str>,
     at: &str,
     origin: &Origin,
 ) -> (String, String) {
     let ja = account.locale == "ja";
     let (subject, first) = words(notice, ja);
-    let detail = if detail.is_empty() {
+    let mut detail = if detail.is_empty() {
         String::new()
     } else {
         format!(": {detail}")
     };
+    if let Some(action) = action {
+        detail.push_str("\n\n");
+        detail.push_str(action);
+    }
     let body = if ja {
         format!(
             "{first}{detail}\n\n日時: {at}\nIPアドレス: {}\nブラウザ: {}\n\nお心当たりがない場合は、すぐにパスワードを変更し、高度なセキュリティ設定を確認してください。パスワードを知っている第三者が操作している可能性があります。\n\n{service}",
@@ -129,11 +204,25 @@ impl<S: Store> Nidan<S> {
         detail: &str,
         origin: &Origin,
     ) {
+        self.notify_with(account, notice, detail, None, origin)
+            .await;
+    }
+
+    /// [`Self::notify`] with an action line (a link) after the first line.
+    pub(crate) async fn notify_with(
+        &self,
+        account: &Account,
+        notice: Notice,
+        detail: &str,
+        action: Option<&str>,
+        origin: &Origin,
+    ) {
         let (subject, body) = compose(
             notice,
             account,
             &self.policy.service_name,
             detail,
+            action,
             &crate::calendar::utc_datetime(self.now()),
             origin,
         );
@@ -169,6 +258,7 @@ mod tests {
             locale: "en".into(),
             two_sv_on_since: None,
             created_at: 0,
+            guard: Default::default(),
         };
         let origin = Origin {
             ip: "203.0.113.7".into(),
@@ -180,6 +270,7 @@ mod tests {
             &account,
             "Shop",
             "•••-••••-5678",
+            None,
             &crate::calendar::utc_datetime(1_782_777_600),
             &origin,
         );

@@ -339,6 +339,9 @@ impl<S: Store> Nidan<S> {
             .account_by_id(&challenge.account_id)
             .await?
             .ok_or(Error::ChallengeExpired)?;
+        if account.guard.codes_paused_at.is_some() {
+            return Err(Error::CodesPaused);
+        }
         let method = self
             .method_where(&account.id, method_id, |m| m.active && m.phone.is_some())
             .await?;

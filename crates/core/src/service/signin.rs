@@ -109,7 +109,7 @@ pub fn normalize_email(email: &str) -> Result<String> {
     }
 }
 
-fn check_password_length(password: &str) -> Result<()> {
+pub(crate) fn check_password_length(password: &str) -> Result<()> {
     if (8..=128).contains(&password.chars().count()) {
         Ok(())
     } else {
@@ -136,6 +136,7 @@ impl<S: Store> Nidan<S> {
             locale: locale.to_owned(),
             two_sv_on_since: None,
             created_at: self.now(),
+            guard: crate::model::AccountGuard::default(),
         };
         if !self.store.insert_account(&account).await? {
             return Err(Error::EmailTaken);
@@ -205,10 +206,14 @@ impl<S: Store> Nidan<S> {
             attempts_left: self.policy.max_code_attempts,
             keep_signed_in,
             completed_at: None,
+            created_at: self.now(),
+            ip: origin.ip.clone(),
+            browser: origin.browser_label.clone(),
         };
         self.store
             .insert_challenge(&challenge, &token_hash(&token))
             .await?;
+        let paused = self.after_unfinished_sign_in(&account, origin).await?;
         let mut active: Vec<crate::model::Method> = self
             .store
             .methods(&account.id)
@@ -219,6 +224,7 @@ impl<S: Store> Nidan<S> {
         active.sort_by_key(|m| m.role != MethodRole::Primary);
         let primary = active.first().map_or(MethodKind::App, |m| m.kind);
         let delivery = match active.first() {
+            Some(m) if m.phone.is_some() && paused => Some(Err(Error::CodesPaused)),
             Some(m) if m.phone.is_some() => Some(
                 self.send_code(&account, m, Some(&challenge.id), origin)
                     .await,
@@ -347,16 +353,20 @@ impl<S: Store> Nidan<S> {
         if challenge.attempts_left <= 0 {
             return Err(Error::TooManyAttempts);
         }
+        // Malformed input is not a try; everything after this is.
+        super::factor::parse_code(code)?;
         let account = self
             .store
             .account_by_id(&challenge.account_id)
             .await?
             .ok_or(Error::ChallengeExpired)?;
+        self.claim_code_check(&account).await?;
         let refused = match self
             .check_factor(&account, code, Some(&challenge.id))
             .await?
         {
             Ok(accepted) => {
+                self.code_check_passed(&account).await?;
                 if !self
                     .store
                     .complete_challenge(&challenge.id, self.now())
@@ -386,6 +396,7 @@ impl<S: Store> Nidan<S> {
             }
             Err(refused) => refused,
         };
+        self.code_check_failed(&account, origin).await?;
         let left = self.store.take_attempt(&challenge.id).await?;
         match &refused {
             Refused::Replayed(name) => {
@@ -547,6 +558,9 @@ impl<S: Store> Nidan<S> {
             .delete_sessions_except(&account.id, Some(&session.id))
             .await?;
         self.store.delete_browsers(&account.id).await?;
+        self.store
+            .reset_guard(&account.id, Some(self.now()))
+            .await?;
         self.store
             .touch_session_password(&session.id, self.now())
             .await?;

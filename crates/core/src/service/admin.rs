@@ -1,0 +1,365 @@
+//! What staff do (SPEC §6.3, §7.3): review recovery cases, look up users,
+//! unlock code entry, turn 2SV off for someone, read the audit log. Every
+//! operation takes the [`Actor`] doing it, checks it may, and is recorded
+//! both on the user's account and with the actor's name.
+
+use zeroize::Zeroizing;
+
+use super::Nidan;
+use super::notices::Notice;
+use super::recovery::document_context;
+use crate::error::{Error, Result};
+use crate::model::{Account, CaseStatus, Event, EventFilter, Method, Origin, RecoveryCase};
+use crate::store::Store;
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A signed-in account; it must have the `admin` role.
+    Admin(Box<Account>),
+    /// The `nidan admin` command line (whoever can run it owns the server).
+    Cli,
+}
+
+impl Actor {
+    /// The name recorded for the actor.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Admin(a) => a.email.clone(),
+            Self::Cli => "nidan admin (command line)".into(),
+        }
+    }
+
+    fn authorize(&self) -> Result<()> {
+        match self {
+            Self::Admin(a) if !a.is_admin() => Err(Error::NotAdmin),
+            _ => Ok(()),
+        }
+    }
+
+    fn account_id(&self) -> Option<&str> {
+        match self {
+            Self::Admin(a) => Some(&a.id),
+            Self::Cli => None,
+        }
+    }
+}
+
+/// One user as staff see them.
+#[derive(Debug)]
+pub struct UserFile {
+    /// The account.
+    pub account: Account,
+    /// Every method, active or not.
+    pub methods: Vec<Method>,
+    /// Unused backup codes.
+    pub backup_codes_left: i64,
+    /// The most recent events.
+    pub events: Vec<Event>,
+    /// Recovery cases, newest first.
+    pub cases: Vec<RecoveryCase>,
+}
+
+/// Longest rejection reason.
+const MAX_REASON: usize = 500;
+
+impl<S: Store> Nidan<S> {
+    /// Records an event on the user's account and, for a signed-in admin,
+    /// on the admin's.
+    async fn record_staff(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        kind: &str,
+        origin: &Origin,
+        detail: &str,
+    ) -> Result<()> {
+        let detail = if detail.is_empty() {
+            format!("by {}", actor.name())
+        } else {
+            format!("{detail} (by {})", actor.name())
+        };
+        self.record(Some(account_id), kind, origin, &detail).await?;
+        if let Some(admin) = actor.account_id()
+            && admin != account_id
+        {
+            self.record(Some(admin), &format!("staff_{kind}"), origin, &detail)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Recovery cases with this status, open ones oldest first.
+    pub async fn recovery_queue(
+        &self,
+        actor: &Actor,
+        status: Option<CaseStatus>,
+    ) -> Result<Vec<RecoveryCase>> {
+        actor.authorize()?;
+        self.store.recovery_cases(status, None, 200).await
+    }
+
+    /// One case.
+    pub async fn recovery_case(&self, actor: &Actor, case_id: &str) -> Result<RecoveryCase> {
+        actor.authorize()?;
+        self.store
+            .recovery_case(case_id)
+            .await?
+            .ok_or(Error::NoSuchCase)
+    }
+
+    /// A case's document, unsealed, with its content type. Viewing is
+    /// recorded.
+    pub async fn recovery_document(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        origin: &Origin,
+    ) -> Result<(String, Zeroizing<Vec<u8>>)> {
+        let case = self.recovery_case(actor, case_id).await?;
+        let sealed = self
+            .store
+            .recovery_document(case_id)
+            .await?
+            .ok_or(Error::NoSuchCase)?;
+        let bytes = self.key.open(&sealed, &document_context(case_id))?;
+        self.record_staff(
+            actor,
+            &case.account_id,
+            "recovery_document_viewed",
+            origin,
+            "",
+        )
+        .await?;
+        Ok((case.content_type, bytes))
+    }
+
+    /// Approves a case: 2SV off, every method, backup code, remembered
+    /// browser and session gone, lockout cleared, the owner emailed.
+    pub async fn approve_recovery(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        origin: &Origin,
+    ) -> Result<RecoveryCase> {
+        let case = self.recovery_case(actor, case_id).await?;
+        if !self
+            .store
+            .decide_recovery_case(case_id, CaseStatus::Approved, "", &actor.name(), self.now())
+            .await?
+        {
+            return Err(Error::CaseDecided);
+        }
+        let account = self.strip_second_steps(&case.account_id).await?;
+        self.record_staff(actor, &account.id, "recovery_approved", origin, "")
+            .await?;
+        self.notify(&account, Notice::RecoveryApproved, "", origin)
+            .await;
+        self.purge_recovery_documents().await?;
+        self.recovery_case(actor, case_id).await
+    }
+
+    /// Rejects a case with a reason that is emailed to the owner.
+    pub async fn reject_recovery(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        reason: &str,
+        origin: &Origin,
+    ) -> Result<RecoveryCase> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON {
+            return Err(Error::ReasonRequired);
+        }
+        let case = self.recovery_case(actor, case_id).await?;
+        if !self
+            .store
+            .decide_recovery_case(
+                case_id,
+                CaseStatus::Rejected,
+                reason,
+                &actor.name(),
+                self.now(),
+            )
+            .await?
+        {
+            return Err(Error::CaseDecided);
+        }
+        let account = self
+            .store
+            .account_by_id(&case.account_id)
+            .await?
+            .ok_or(Error::NoSuchAccount)?;
+        self.record_staff(actor, &account.id, "recovery_rejected", origin, reason)
+            .await?;
+        self.notify(&account, Notice::RecoveryRejected, reason, origin)
+            .await;
+        self.purge_recovery_documents().await?;
+        self.recovery_case(actor, case_id).await
+    }
+
+    /// Deletes the documents whose retention after the decision is over;
+    /// how many. Run after each decision and periodically by the server.
+    pub async fn purge_recovery_documents(&self) -> Result<u64> {
+        let now = self.now();
+        self.store
+            .purge_recovery_documents(now - self.policy.recovery_retention_days * 86_400, now)
+            .await
+    }
+
+    /// 2SV off with everything that belongs to it, sessions ended and the
+    /// lockout cleared; the account as it is now.
+    async fn strip_second_steps(&self, account_id: &str) -> Result<Account> {
+        self.store.set_two_sv(account_id, None).await?;
+        self.store.delete_all_methods(account_id).await?;
+        self.store
+            .replace_backup_codes(account_id, &[], self.now())
+            .await?;
+        self.store.delete_browsers(account_id).await?;
+        self.store.delete_sessions_except(account_id, None).await?;
+        self.store.reset_guard(account_id, None).await?;
+        self.store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(Error::NoSuchAccount)
+    }
+
+    /// Accounts whose email contains `query`.
+    pub async fn find_users(&self, actor: &Actor, query: &str) -> Result<Vec<Account>> {
+        actor.authorize()?;
+        self.store.search_accounts(query, 100).await
+    }
+
+    /// The account with this exact email.
+    pub async fn user_by_email(&self, actor: &Actor, email: &str) -> Result<Account> {
+        actor.authorize()?;
+        let email = super::signin::normalize_email(email)?;
+        self.store
+            .account_by_email(&email)
+            .await?
+            .ok_or(Error::NoSuchAccount)
+    }
+
+    /// Everything staff see about one user.
+    pub async fn user_file(&self, actor: &Actor, account_id: &str) -> Result<UserFile> {
+        actor.authorize()?;
+        let account = self
+            .store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(Error::NoSuchAccount)?;
+        Ok(UserFile {
+            methods: self.store.methods(account_id).await?,
+            backup_codes_left: self.store.backup_codes_left(account_id).await?,
+            events: self.store.events(account_id, 50).await?,
+            cases: self
+                .store
+                .recovery_cases(None, Some(account_id), 20)
+                .await?,
+            account,
+        })
+    }
+
+    /// Clears the lockout and the abuse pause of an account.
+    pub async fn unlock(&self, actor: &Actor, account_id: &str, origin: &Origin) -> Result<()> {
+        let file = self.user_file(actor, account_id).await?;
+        self.store.reset_guard(account_id, None).await?;
+        self.record_staff(actor, account_id, "unlocked", origin, "")
+            .await?;
+        self.notify(
+            &file.account,
+            Notice::StaffChange,
+            "code entry unlocked",
+            origin,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Turns 2SV off for someone (as an approved recovery does).
+    pub async fn force_two_sv_off(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        let file = self.user_file(actor, account_id).await?;
+        if file.account.two_sv_on_since.is_none() {
+            return Err(Error::NotOn);
+        }
+        let account = self.strip_second_steps(account_id).await?;
+        self.record_staff(actor, account_id, "two_sv_off_by_staff", origin, "")
+            .await?;
+        self.notify(
+            &account,
+            Notice::StaffChange,
+            "two-step verification turned off",
+            origin,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Replaces an account's roles (`admin`, or a role named by
+    /// `policy.require_2sv.role`). Roles are lowercase words.
+    pub async fn set_roles(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        roles: &[String],
+        origin: &Origin,
+    ) -> Result<Vec<String>> {
+        self.user_file(actor, account_id).await?;
+        let mut clean: Vec<String> = roles
+            .iter()
+            .map(|r| r.trim().to_lowercase())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if clean.iter().any(|r| {
+            r.len() > 32
+                || !r
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }) {
+            return Err(Error::InvalidName);
+        }
+        clean.sort();
+        clean.dedup();
+        self.store.set_roles(account_id, &clean).await?;
+        self.record_staff(actor, account_id, "roles_changed", origin, &clean.join(","))
+            .await?;
+        Ok(clean)
+    }
+
+    /// The audit log: every account's events, or one account's by email,
+    /// optionally of one kind, newest first.
+    pub async fn audit_log(
+        &self,
+        actor: &Actor,
+        email: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        actor.authorize()?;
+        let account_id = match email.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(email) => Some(self.user_by_email(actor, email).await?.id),
+            None => None,
+        };
+        self.store
+            .filtered_events(&EventFilter {
+                account_id,
+                kind: kind
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+                since: None,
+                limit: limit.clamp(1, 1000),
+            })
+            .await
+    }
+
+    /// The signed-in person's own audit log (SPEC §7.3), newest first.
+    pub async fn my_events(&self, account: &Account, limit: i64) -> Result<Vec<Event>> {
+        self.store.events(&account.id, limit.clamp(1, 1000)).await
+    }
+}

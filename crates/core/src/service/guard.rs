@@ -1,0 +1,186 @@
+//! What protects an account once its password is known to someone else.
+//!
+//! - **Lockout** (SPEC §4.5): every code check is first counted as a
+//!   failure through an atomic compare-and-set on the account, and only a
+//!   right code clears the count. From `slowdown_after_failures` wrong
+//!   codes in a row each further check waits, doubling from one second up
+//!   to `slowdown_max_seconds`; at `lockout_after_failures` code entry is
+//!   locked until a password reset or an admin unlock. New codes being
+//!   sent never reset the count.
+//! - **Abuse alert** (§7.1): codes are sent only after the right password,
+//!   so unfinished sign-ins from unremembered browsers mean the password
+//!   is known. At `abuse_alert_after` in 24 hours the owner is emailed
+//!   once; at `abuse_pause_after` no more codes are sent until the
+//!   password changes.
+
+use super::Nidan;
+use super::notices::Notice;
+use crate::error::{Error, Result};
+use crate::model::{Account, Challenge, Origin};
+use crate::store::Store;
+
+const DAY: i64 = 86_400;
+
+/// The wait before the next check after `failures` wrong codes in a row,
+/// if any: 1 s at `after`, doubling, at most `max` seconds.
+pub fn slowdown_seconds(failures: i64, after: i64, max: i64) -> Option<i64> {
+    if failures < after {
+        return None;
+    }
+    let doublings = u32::try_from(failures - after).unwrap_or(u32::MAX).min(30);
+    Some((1_i64 << doublings).min(max.max(1)))
+}
+
+impl<S: Store> Nidan<S> {
+    /// Claims one code check for `account`, or says why not: locked, or
+    /// wait this long. The check counts as a failure until
+    /// [`Self::code_check_passed`] clears it, so a crash or a concurrent
+    /// request on another node can never get a free try.
+    pub(crate) async fn claim_code_check(&self, account: &Account) -> Result<()> {
+        let g = &account.guard;
+        let p = &self.policy;
+        if g.code_failures >= p.lockout_after_failures {
+            return Err(Error::CodeEntryLocked);
+        }
+        let now = self.now();
+        if let Some(at) = g.code_retry_at
+            && at > now
+        {
+            return Err(Error::SlowDown {
+                retry_after: at - now,
+            });
+        }
+        let next = g.code_failures + 1;
+        let retry_at = slowdown_seconds(next, p.slowdown_after_failures, p.slowdown_max_seconds)
+            .map(|wait| now + wait);
+        if self
+            .store
+            .claim_code_check(&account.id, g.code_failures, retry_at)
+            .await?
+        {
+            Ok(())
+        } else {
+            // Another check of this account is running right now.
+            Err(Error::SlowDown { retry_after: 1 })
+        }
+    }
+
+    /// A right code: the count of wrong codes in a row starts again.
+    pub(crate) async fn code_check_passed(&self, account: &Account) -> Result<()> {
+        self.store.clear_code_failures(&account.id).await
+    }
+
+    /// Records a wrong code against the lockout; says when it locked.
+    pub(crate) async fn code_check_failed(&self, account: &Account, origin: &Origin) -> Result<()> {
+        if account.guard.code_failures + 1 == self.policy.lockout_after_failures {
+            self.record(
+                Some(&account.id),
+                "code_entry_locked",
+                origin,
+                &format!(
+                    "{} wrong codes in a row",
+                    self.policy.lockout_after_failures
+                ),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Where the abuse count starts: 24 hours ago, or the last password
+    /// change if later.
+    fn abuse_window_start(&self, account: &Account) -> i64 {
+        (self.now() - DAY).max(account.guard.password_changed_at)
+    }
+
+    /// Called after a new sign-in attempt is stored (a correct password
+    /// from a browser that is not remembered). Alerts the owner and pauses
+    /// sending as the policy says; `Ok(true)` when codes must not be sent.
+    pub(crate) async fn after_unfinished_sign_in(
+        &self,
+        account: &Account,
+        origin: &Origin,
+    ) -> Result<bool> {
+        let p = &self.policy;
+        if account.guard.codes_paused_at.is_some() {
+            return Ok(true);
+        }
+        let since = self.abuse_window_start(account);
+        let limit = p.abuse_alert_after.max(p.abuse_pause_after);
+        let open = self
+            .store
+            .unfinished_challenges(&account.id, since, limit)
+            .await?;
+        let count = i64::try_from(open.len()).unwrap_or(i64::MAX);
+        if count >= p.abuse_alert_after
+            && self
+                .store
+                .mark_abuse_alerted(&account.id, self.now(), since)
+                .await?
+        {
+            self.record(
+                Some(&account.id),
+                "abuse_alert_sent",
+                origin,
+                &format!("{count} unfinished sign-ins in 24 hours"),
+            )
+            .await?;
+            let ja = account.locale == "ja";
+            let detail = if ja {
+                format!("24時間以内に{count}回")
+            } else {
+                format!("{count} times in the last 24 hours")
+            };
+            let action = if ja {
+                format!(
+                    "今すぐパスワードを変更してください: {}",
+                    self.link("/password/forgot")
+                )
+            } else {
+                format!(
+                    "Change your password now: {}",
+                    self.link("/password/forgot")
+                )
+            };
+            self.notify_with(account, Notice::AbuseAlert, &detail, Some(&action), origin)
+                .await;
+        }
+        if count >= p.abuse_pause_after {
+            self.store.pause_codes(&account.id, self.now()).await?;
+            self.record(
+                Some(&account.id),
+                "codes_paused",
+                origin,
+                &format!("{count} unfinished sign-ins in 24 hours"),
+            )
+            .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The unfinished sign-ins the settings page shows (time, IP, browser):
+    /// the last 7 days since the last password change, newest first.
+    pub async fn unfinished_sign_ins(&self, account: &Account) -> Result<Vec<Challenge>> {
+        let since = (self.now() - 7 * DAY).max(account.guard.password_changed_at);
+        self.store
+            .unfinished_challenges(&account.id, since, 50)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slowdown_seconds;
+
+    #[test]
+    fn the_wait_doubles_from_one_second_to_the_cap() {
+        let waits: Vec<_> = (0..16).map(|f| slowdown_seconds(f, 5, 300)).collect();
+        assert_eq!(&waits[..5], &[None; 5]);
+        assert_eq!(
+            &waits[5..],
+            &[1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300].map(Some)
+        );
+        assert_eq!(slowdown_seconds(i64::MAX, 5, 300), Some(300));
+    }
+}

@@ -1,0 +1,566 @@
+//! What protects an account once its password is known (SPEC §4.5, §6,
+//! §7.1, §8.1): the flood of codes of seed 002, the lockout after wrong
+//! codes, password reset, identity-document recovery and its review, and
+//! mandatory 2SV — over a real SQLite file with a controlled clock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod common;
+
+use common::*;
+use nidan_core::model::{CaseStatus, MethodKind};
+use nidan_core::policy::Require2sv;
+use nidan_core::service::admin::Actor;
+use nidan_core::service::mandate::Mandate;
+use nidan_core::service::signin::{CodeRequired, PasswordStep};
+use nidan_core::{Error, Policy};
+
+const ALERT: &str = "[nidan] パスワードを知っている第三者がログインを試みています";
+
+/// Limits that stay out of the way of what is being tested.
+fn loose() -> Policy {
+    Policy {
+        resend_cooldown_seconds: 0,
+        sends_per_account_15min: 1000,
+        sends_per_number_day: 1000,
+        sends_per_ip_hour: 1000,
+        ..Policy::default()
+    }
+}
+
+async fn password_step(w: &World) -> CodeRequired {
+    match w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "tsuki to hoshi",
+            false,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap()
+    {
+        PasswordStep::CodeRequired(c) => c,
+        PasswordStep::SignedIn(_) => panic!("2SV is on: a code must be asked for"),
+    }
+}
+
+/// Seed 002: someone who knows the password starts sign-ins over and over.
+/// The owner gets one alert at the 3rd; at the 10th texts stop, and
+/// nothing more is sent until the password is changed.
+#[tokio::test]
+async fn a_flood_of_sign_ins_alerts_once_then_stops_sending_until_the_password_changes() {
+    let w = world_with(loose(), false).await;
+    enabled(&w).await;
+    let texts_before = w.texts.count();
+    let mut last = None;
+    for i in 1..=15 {
+        w.clock.advance(60);
+        let required = password_step(&w).await;
+        if i < 10 {
+            assert!(matches!(required.delivery, Some(Ok(()))), "sign-in {i}");
+        } else {
+            assert!(
+                matches!(required.delivery, Some(Err(Error::CodesPaused))),
+                "sign-in {i}: {:?}",
+                required.delivery
+            );
+        }
+        assert_eq!(w.texts.count() - texts_before, i.min(9), "texts after {i}");
+        assert_eq!(
+            w.mails.subjects(ALERT),
+            usize::from(i >= 3),
+            "alerts after {i}"
+        );
+        last = Some(required);
+    }
+    // The alert says how often and links to the password reset.
+    let alert_body = w
+        .mails
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|b| b.contains("24時間以内に3回"))
+        .cloned()
+        .expect("the alert names the count");
+    assert!(alert_body.contains("http://127.0.0.1:8080/password/forgot"));
+    // "Text me" and "Call me" are refused too, in plain words.
+    let required = last.unwrap();
+    let phone = required.methods[0].id.clone();
+    for channel in [MethodKind::Sms, MethodKind::Voice] {
+        let err = w
+            .nidan
+            .send_sign_in_code(&required.challenge_token, &phone, Some(channel), &origin())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::CodesPaused), "{err:?}");
+    }
+    assert_eq!(w.texts.count() - texts_before, 9);
+    // The owner sees the attempts with time, IP and browser.
+    let account = w
+        .nidan
+        .user_by_email(&Actor::Cli, "hanako@example.com")
+        .await
+        .unwrap();
+    let seen = w.nidan.unfinished_sign_ins(&account).await.unwrap();
+    assert_eq!(seen.len(), 15);
+    assert!(
+        seen.iter()
+            .all(|c| c.ip == "127.0.0.1" && c.browser == "Test")
+    );
+    // A new password (by the emailed link) starts sending again.
+    w.nidan
+        .request_password_reset("hanako@example.com", &origin())
+        .await
+        .unwrap();
+    let link = w.mails.last_link();
+    let token = link.rsplit('/').next().unwrap();
+    w.nidan
+        .reset_password(token, "a brand new secret", &origin())
+        .await
+        .unwrap();
+    w.clock.advance(60);
+    let required = match w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "a brand new secret",
+            false,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap()
+    {
+        PasswordStep::CodeRequired(c) => c,
+        PasswordStep::SignedIn(_) => panic!(),
+    };
+    assert!(matches!(required.delivery, Some(Ok(()))));
+    assert_eq!(w.texts.count() - texts_before, 10);
+    assert_eq!(w.mails.subjects(ALERT), 1);
+}
+
+/// Wrong codes across sign-in attempts slow the account, doubling, and lock
+/// code entry at 100 until an admin unlock or a password reset. Sending new
+/// codes never resets the count.
+#[tokio::test]
+async fn lockout_slows_then_locks_and_unlock_or_reset_clears_it() {
+    let w = world_with(loose(), false).await;
+    enabled(&w).await;
+    let failures = async || {
+        w.nidan
+            .user_by_email(&Actor::Cli, "hanako@example.com")
+            .await
+            .unwrap()
+            .guard
+            .code_failures
+    };
+    let mut waits = Vec::new();
+    while failures().await < 100 {
+        let token = password_step(&w).await.challenge_token;
+        while failures().await < 100 {
+            match w
+                .nidan
+                .verify_code(&token, "000000", false, &origin())
+                .await
+            {
+                Err(Error::WrongCode { .. }) => {}
+                Err(Error::SlowDown { retry_after }) => {
+                    waits.push(retry_after);
+                    w.clock.advance(retry_after);
+                }
+                Err(Error::TooManyAttempts | Error::ChallengeExpired) => break,
+                other => panic!("after {} failures: {other:?}", failures().await),
+            }
+        }
+    }
+    // The first wait comes after 5 failures; each is at least as long as
+    // the one before, from 1 s up to the 300 s cap.
+    assert_eq!(waits.first(), Some(&1));
+    assert!(waits.windows(2).all(|p| p[0] <= p[1]), "{waits:?}");
+    assert_eq!(waits.last(), Some(&300));
+    // Locked: even the right code is not checked.
+    w.clock.advance(301);
+    let required = password_step(&w).await;
+    let sent = w.texts.last_code();
+    let err = w
+        .nidan
+        .verify_code(&required.challenge_token, &sent, false, &origin())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CodeEntryLocked), "{err:?}");
+    // An admin unlock (recorded) opens it again.
+    let account = w
+        .nidan
+        .user_by_email(&Actor::Cli, "hanako@example.com")
+        .await
+        .unwrap();
+    assert_eq!(account.guard.code_failures, 100);
+    w.nidan
+        .unlock(&Actor::Cli, &account.id, &origin())
+        .await
+        .unwrap();
+    // So many unfinished sign-ins had also paused sending (§7.1); the
+    // unlock clears that too, so "Text me" works again.
+    assert!(account.guard.codes_paused_at.is_some());
+    w.nidan
+        .send_sign_in_code(
+            &required.challenge_token,
+            &required.methods[0].id,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    w.nidan
+        .verify_code(
+            &required.challenge_token,
+            &w.texts.last_code(),
+            false,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    let file = w.nidan.user_file(&Actor::Cli, &account.id).await.unwrap();
+    assert_eq!(file.account.guard.code_failures, 0);
+    assert!(file.events.iter().any(|e| e.kind == "unlocked"));
+    assert!(file.events.iter().any(|e| e.kind == "code_entry_locked"));
+}
+
+#[tokio::test]
+async fn a_password_reset_unlocks_code_entry_and_links_work_once() {
+    let w = world_with(
+        Policy {
+            lockout_after_failures: 3,
+            slowdown_after_failures: 100,
+            ..loose()
+        },
+        false,
+    )
+    .await;
+    enabled(&w).await;
+    let required = password_step(&w).await;
+    for _ in 0..3 {
+        let _ = w
+            .nidan
+            .verify_code(&required.challenge_token, "000000", false, &origin())
+            .await;
+    }
+    let required = password_step(&w).await;
+    assert!(matches!(
+        w.nidan
+            .verify_code(
+                &required.challenge_token,
+                &w.texts.last_code(),
+                false,
+                &origin()
+            )
+            .await,
+        Err(Error::CodeEntryLocked)
+    ));
+    // Unknown addresses get the same answer and no email.
+    let mails = w.mails.count();
+    w.nidan
+        .request_password_reset("nobody@example.com", &origin())
+        .await
+        .unwrap();
+    assert_eq!(w.mails.count(), mails);
+    w.nidan
+        .request_password_reset("Hanako@Example.com", &origin())
+        .await
+        .unwrap();
+    let token = w.mails.last_link().rsplit('/').next().unwrap().to_owned();
+    assert!(matches!(
+        w.nidan.reset_password(&token, "short", &origin()).await,
+        Err(Error::PasswordLength)
+    ));
+    w.nidan
+        .reset_password(&token, "a brand new secret", &origin())
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.nidan
+            .reset_password(&token, "another new secret", &origin())
+            .await,
+        Err(Error::ResetLinkInvalid)
+    ));
+    // The old password is gone; the new one still needs the code.
+    assert!(matches!(
+        w.nidan
+            .sign_in(
+                "hanako@example.com",
+                "tsuki to hoshi",
+                false,
+                None,
+                &origin()
+            )
+            .await,
+        Err(Error::BadCredentials)
+    ));
+    w.clock.advance(1);
+    let PasswordStep::CodeRequired(required) = w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "a brand new secret",
+            false,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a reset never turns 2SV off")
+    };
+    w.nidan
+        .verify_code(
+            &required.challenge_token,
+            &w.texts.last_code(),
+            false,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    // Links expire after an hour.
+    w.nidan
+        .request_password_reset("hanako@example.com", &origin())
+        .await
+        .unwrap();
+    let token = w.mails.last_link().rsplit('/').next().unwrap().to_owned();
+    w.clock.advance(3601);
+    assert!(matches!(
+        w.nidan
+            .reset_password(&token, "yet another secret", &origin())
+            .await,
+        Err(Error::ResetLinkInvalid)
+    ));
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+
+#[tokio::test]
+async fn recovery_is_reviewed_once_and_approval_turns_2sv_off_and_ends_sessions() {
+    let w = world_with(loose(), false).await;
+    enabled(&w).await;
+    let required = password_step(&w).await;
+    let token = required.challenge_token.to_string();
+    // Bad uploads, each with its own error; nothing is opened.
+    for (kind, bytes, check) in [
+        ("passport", &b""[..], "empty"),
+        ("passport", &b"MZ\x90\0this is an exe"[..], "type"),
+        ("spaceship", PNG, "kind"),
+    ] {
+        let err = w
+            .nidan
+            .request_recovery(&token, kind, bytes, &origin())
+            .await
+            .unwrap_err();
+        let ok = match check {
+            "empty" => matches!(err, Error::DocumentEmpty),
+            "type" => matches!(
+                err,
+                Error::DocumentType {
+                    found: "it is a program"
+                }
+            ),
+            _ => matches!(err, Error::DocumentKind),
+        };
+        assert!(ok, "{check}: {err:?}");
+    }
+    let big = vec![0xFF; 10 * 1024 * 1024 + 1];
+    assert!(matches!(
+        w.nidan
+            .request_recovery(&token, "passport", &big, &origin())
+            .await,
+        Err(Error::DocumentTooLarge { max_mb: 10 })
+    ));
+    assert!(w.nidan.pending_recovery(&token).await.unwrap().is_none());
+    let case = w
+        .nidan
+        .request_recovery(&token, "drivers_licence", PNG, &origin())
+        .await
+        .unwrap();
+    assert_eq!(case.content_type, "image/png");
+    assert_eq!(
+        w.mails.subjects("[nidan] アカウントの復旧が申請されました"),
+        1
+    );
+    // One open case per account.
+    assert!(matches!(
+        w.nidan
+            .request_recovery(&token, "passport", PNG, &origin())
+            .await,
+        Err(Error::RecoveryAlreadyOpen)
+    ));
+    // Staff need the admin role.
+    let plain = w
+        .nidan
+        .user_by_email(&Actor::Cli, "hanako@example.com")
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.nidan
+            .recovery_queue(&Actor::Admin(Box::new(plain.clone())), Some(CaseStatus::Open))
+            .await,
+        Err(Error::NotAdmin)
+    ));
+    let queue = w
+        .nidan
+        .recovery_queue(&Actor::Cli, Some(CaseStatus::Open))
+        .await
+        .unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].email, "hanako@example.com");
+    let (content_type, bytes) = w
+        .nidan
+        .recovery_document(&Actor::Cli, &case.id, &origin())
+        .await
+        .unwrap();
+    assert_eq!(
+        (content_type.as_str(), bytes.as_slice()),
+        ("image/png", PNG)
+    );
+    // A session that existed before is ended by the approval.
+    let session = w
+        .nidan
+        .sign_up("other@example.com", "another password", "en", &origin())
+        .await
+        .unwrap();
+    let approved = w
+        .nidan
+        .approve_recovery(&Actor::Cli, &case.id, &origin())
+        .await
+        .unwrap();
+    assert_eq!(approved.status, CaseStatus::Approved);
+    // Retention 0: the document is gone at the decision.
+    assert!(approved.document_deleted_at.is_some());
+    assert!(matches!(
+        w.nidan
+            .recovery_document(&Actor::Cli, &case.id, &origin())
+            .await,
+        Err(Error::NoSuchCase)
+    ));
+    assert!(matches!(
+        w.nidan
+            .approve_recovery(&Actor::Cli, &case.id, &origin())
+            .await,
+        Err(Error::CaseDecided)
+    ));
+    assert_eq!(
+        w.mails.subjects("[nidan] アカウントの復旧が承認されました"),
+        1
+    );
+    // Sign in with the password alone, then set up 2SV again.
+    match w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "tsuki to hoshi",
+            false,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap()
+    {
+        PasswordStep::SignedIn(_) => {}
+        PasswordStep::CodeRequired(_) => panic!("2SV must be off after approval"),
+    }
+    let file = w.nidan.user_file(&Actor::Cli, &plain.id).await.unwrap();
+    assert!(file.methods.is_empty() && file.backup_codes_left == 0);
+    assert!(
+        file.events
+            .iter()
+            .any(|e| e.kind == "recovery_approved" && e.detail.contains("nidan admin"))
+    );
+    // The other account's session is untouched; recovery is per account.
+    assert!(w.nidan.authenticate(&session.session_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_rejection_needs_a_reason_emails_it_and_allows_a_new_request() {
+    let w = world_with(
+        Policy {
+            recovery_retention_days: 7,
+            ..loose()
+        },
+        false,
+    )
+    .await;
+    enabled(&w).await;
+    let token = password_step(&w).await.challenge_token.to_string();
+    let case = w
+        .nidan
+        .request_recovery(&token, "passport", b"%PDF-1.7\n%%EOF", &origin())
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.nidan
+            .reject_recovery(&Actor::Cli, &case.id, "  ", &origin())
+            .await,
+        Err(Error::ReasonRequired)
+    ));
+    let rejected = w
+        .nidan
+        .reject_recovery(&Actor::Cli, &case.id, "The photo is blurred", &origin())
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, CaseStatus::Rejected);
+    assert!(
+        w.mails
+            .bodies
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .contains("The photo is blurred")
+    );
+    // Kept 7 days after the decision, then deleted.
+    assert!(rejected.document_deleted_at.is_none());
+    w.clock.advance(7 * 86_400);
+    assert_eq!(w.nidan.purge_recovery_documents().await.unwrap(), 1);
+    // 2SV is still on; a new request may be made.
+    let token = password_step(&w).await.challenge_token.to_string();
+    w.nidan
+        .request_recovery(&token, "passport", PNG, &origin())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn mandatory_2sv_reminds_before_the_deadline_and_requires_after() {
+    let deadline = "2027-06-30";
+    let at = nidan_core::calendar::parse_date(deadline).unwrap();
+    let w = world_with(
+        Policy {
+            require_2sv: Some(Require2sv {
+                from: deadline.into(),
+                role: Some("seller".into()),
+            }),
+            ..loose()
+        },
+        false,
+    )
+    .await;
+    let mut a = account(&w).await;
+    assert_eq!(w.nidan.mandate(&a), Mandate::None);
+    a.roles = w
+        .nidan
+        .set_roles(&Actor::Cli, &a.id, &["Seller".into()], &origin())
+        .await
+        .unwrap();
+    assert_eq!(a.roles, vec!["seller".to_owned()]);
+    assert!(nidan_core::Clock::now(&w.clock) < at);
+    assert_eq!(w.nidan.mandate(&a), Mandate::Before(at));
+    w.clock.advance(at - nidan_core::Clock::now(&w.clock));
+    assert_eq!(w.nidan.mandate(&a), Mandate::Required);
+    a.two_sv_on_since = Some(at);
+    assert_eq!(w.nidan.mandate(&a), Mandate::None);
+}
