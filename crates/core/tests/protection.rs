@@ -407,7 +407,10 @@ async fn recovery_is_reviewed_once_and_approval_turns_2sv_off_and_ends_sessions(
         .unwrap();
     assert!(matches!(
         w.nidan
-            .recovery_queue(&Actor::Admin(Box::new(plain.clone())), Some(CaseStatus::Open))
+            .recovery_queue(
+                &Actor::Admin(Box::new(plain.clone())),
+                Some(CaseStatus::Open)
+            )
             .await,
         Err(Error::NotAdmin)
     ));

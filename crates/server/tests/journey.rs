@@ -33,6 +33,9 @@ async fn server() -> Server {
     config.policy.backup_rule = nidan_core::policy::BackupRule::AnyOtherMethod;
     // Phone tests ask for several codes in a row.
     config.policy.resend_cooldown_seconds = 0;
+    // The slow-down after wrong codes is tested with a controlled clock in
+    // nidan-core; here the five-attempt limit is exercised back to back.
+    config.policy.slowdown_after_failures = 50;
     let nidan = nidan_server::build(&config).await.unwrap();
     let state = AppState {
         nidan: nidan.clone(),

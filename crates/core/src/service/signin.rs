@@ -29,6 +29,9 @@ pub struct SignedIn {
     /// A remembered-browser token when the user ticked "Don't require
     /// codes on this browser".
     pub remember_token: Option<Zeroizing<String>>,
+    /// What mandatory 2SV asks of this account (§8.1): the server sends a
+    /// `Required` account straight to the wizard.
+    pub mandate: super::mandate::Mandate,
 }
 
 /// A sign-in method as the code page lists it.
@@ -489,6 +492,7 @@ impl<S: Store> Nidan<S> {
             session_token: token,
             session,
             remember_token,
+            mandate: self.mandate(account),
         })
     }
 

@@ -204,6 +204,63 @@ mod tests {
         assert_eq!(Tr::from_code("ja").date(&1_782_777_600), "2026年6月30日");
     }
 
+    /// Every literal key the pages and handlers use, and every error code,
+    /// is translated in both languages.
+    #[test]
+    fn every_key_is_translated_in_both_languages() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = Vec::new();
+        let mut dirs = vec![root.join("templates"), root.join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    sources.push(std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        for text in &sources {
+            for start in ["t.s(\"", "t.f(\"", "tr.s(\"", "tr.f(\""] {
+                for piece in text.split(start).skip(1) {
+                    let key: String = piece.chars().take_while(|c| *c != '"').collect();
+                    if key.chars().all(|c| {
+                        c.is_ascii_lowercase() || c == '.' || c == '_' || c.is_ascii_digit()
+                    }) {
+                        keys.insert(key);
+                    }
+                }
+            }
+        }
+        // Each error's message is `error.<machine code>` (phone errors and
+        // delivery failures have their own keys, read literally above).
+        let errors = std::fs::read_to_string(root.join("src/web/error.rs")).unwrap();
+        for line in errors.lines().filter(|l| l.contains("(StatusCode::")) {
+            if let Some(code) = line.split('"').nth(1)
+                && !matches!(code, "internal" | "delivery_failed" | "invalid_phone")
+            {
+                keys.insert(format!("error.{code}"));
+            }
+        }
+        assert!(keys.contains("error.slow_down"));
+        assert!(keys.len() > 100, "{}", keys.len());
+        // Read the files themselves: the runtime falls back to English.
+        for lang in ["en", "ja"] {
+            let file = std::fs::read_to_string(root.join(format!("locales/{lang}.yml"))).unwrap();
+            let defined: std::collections::BTreeSet<&str> = file
+                .lines()
+                .filter_map(|l| l.split_once(':').map(|(k, _)| k))
+                .collect();
+            let missing: Vec<_> = keys
+                .iter()
+                .filter(|k| !defined.contains(k.as_str()))
+                .collect();
+            assert!(missing.is_empty(), "{lang}: {missing:?}");
+        }
+    }
+
     #[test]
     fn browser_labels_read_naturally() {
         let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";

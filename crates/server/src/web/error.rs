@@ -37,6 +37,20 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::SendCapReached { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_cap_reached"),
         Error::CountryNotAllowed => (StatusCode::UNPROCESSABLE_ENTITY, "country_not_allowed"),
         Error::DeliveryFailed { .. } => (StatusCode::SERVICE_UNAVAILABLE, "delivery_failed"),
+        Error::SlowDown { .. } => (StatusCode::TOO_MANY_REQUESTS, "slow_down"),
+        Error::CodeEntryLocked => (StatusCode::LOCKED, "code_entry_locked"),
+        Error::CodesPaused => (StatusCode::TOO_MANY_REQUESTS, "codes_paused"),
+        Error::DocumentEmpty => (StatusCode::UNPROCESSABLE_ENTITY, "document_empty"),
+        Error::DocumentTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "document_too_large"),
+        Error::DocumentType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "document_type"),
+        Error::DocumentKind => (StatusCode::UNPROCESSABLE_ENTITY, "document_kind"),
+        Error::RecoveryAlreadyOpen => (StatusCode::CONFLICT, "recovery_already_open"),
+        Error::NoSuchCase => (StatusCode::NOT_FOUND, "no_such_case"),
+        Error::CaseDecided => (StatusCode::CONFLICT, "case_decided"),
+        Error::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
+        Error::NotAdmin => (StatusCode::FORBIDDEN, "not_admin"),
+        Error::NoSuchAccount => (StatusCode::NOT_FOUND, "no_such_account"),
+        Error::ResetLinkInvalid => (StatusCode::GONE, "reset_link_invalid"),
         Error::Store(_) | Error::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -52,7 +66,9 @@ pub fn message(e: &Error, tr: Tr) -> String {
             tr.f("error.wrong_code", &[("left", &attempts_left.to_string())])
         }
         Error::Phone(p) => tr.s(&format!("error.phone.{}", phone_key(p))),
-        Error::SendCooldown { retry_after } | Error::SendCapReached { retry_after, .. } => tr.f(
+        Error::SendCooldown { retry_after }
+        | Error::SendCapReached { retry_after, .. }
+        | Error::SlowDown { retry_after } => tr.f(
             &format!("error.{code}"),
             &[("wait", &wait_words(*retry_after, tr))],
         ),
@@ -60,7 +76,31 @@ pub fn message(e: &Error, tr: Tr) -> String {
             &format!("error.delivery_failed_{verb}"),
             &[("last", last_two)],
         ),
+        Error::DocumentTooLarge { max_mb } => {
+            tr.f("error.document_too_large", &[("mb", &max_mb.to_string())])
+        }
+        Error::DocumentType { found } => tr.f(
+            "error.document_type",
+            &[(
+                "found",
+                &tr.s(&format!("document.found.{}", found_key(found))),
+            )],
+        ),
         _ => tr.s(&format!("error.{code}")),
+    }
+}
+
+/// The locale key for what a refused document looks like.
+fn found_key(found: &str) -> &'static str {
+    match found {
+        "it is a program" => "program",
+        "it is a script" => "script",
+        "it is a ZIP archive or an Office document" => "zip",
+        "it is a GIF image" => "gif",
+        "it is a HEIC photo; save it as JPEG" => "heic",
+        "it is a WebP image" => "webp",
+        "it is text" => "text",
+        _ => "unknown",
     }
 }
 
@@ -105,6 +145,9 @@ pub struct ErrorDetail {
     /// For `wrong_code`: tries left in this sign-in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts_left: Option<i64>,
+    /// For limits: seconds to wait before trying again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<i64>,
 }
 
 /// The JSON detail of an error.
@@ -115,6 +158,12 @@ pub fn detail(e: &Error, tr: Tr) -> ErrorDetail {
         message: message(e, tr),
         attempts_left: match e {
             Error::WrongCode { attempts_left } => Some(*attempts_left),
+            _ => None,
+        },
+        retry_after: match e {
+            Error::SendCooldown { retry_after }
+            | Error::SendCapReached { retry_after, .. }
+            | Error::SlowDown { retry_after } => Some(*retry_after),
             _ => None,
         },
     }

@@ -80,6 +80,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
+    let max_document = state.nidan.policy().recovery_max_bytes;
     Router::new()
         .merge(pages::routes())
         .merge(api::routes())
@@ -87,10 +88,11 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/static/nidan.css", get(stylesheet))
         .route("/lang", post(switch_language))
-        .layer(CsrfLayer::new())
-        // Forms and JSON bodies are small; identity documents will get
-        // their own limit on their own route.
+        // Forms and JSON bodies are small; identity documents have their
+        // own limit on their own route.
         .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .merge(pages::upload_routes(max_document))
+        .layer(CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -2,8 +2,6 @@
 //! renders a template or redirects; errors are shown on the same page in
 //! the visitor's language. No page needs JavaScript.
 
-use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -59,12 +57,14 @@ pub fn routes() -> Router<AppState> {
         .route("/security/turn-off", post(turn_off))
         .route("/security/browsers/{id}/forget", post(forget_browser))
         .route("/security/browsers/forget-all", post(forget_all_browsers))
+        .merge(recovery::routes())
+        .merge(admin::routes())
 }
 
 /// The fields every page shares, flattened into each template.
 macro_rules! page {
     ($name:ident, $path:literal { $($field:ident : $ty:ty),* $(,)? }) => {
-        #[derive(Template, WebTemplate)]
+        #[derive(askama::Template, askama_web::WebTemplate)]
         #[template(path = $path)]
         struct $name {
             t: Tr,
@@ -80,9 +80,9 @@ macro_rules! page {
 page!(SignupPage, "signup.html" { email: String });
 page!(SigninEmailPage, "signin_email.html" { email: String });
 page!(SigninPasswordPage, "signin_password.html" { email: String });
-page!(CodePage, "code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool });
+page!(CodePage, "code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool, locked: bool });
 page!(WizardPhonePage, "wizard_phone.html" { heading: String, step: Option<String>, sent_line: String, same_number: bool, method_id: String });
-page!(AccountPage, "account.html" { email: String, two_sv_on: bool });
+page!(AccountPage, "account.html" { email: String, two_sv_on: bool, admin: bool, reminder: Option<String> });
 page!(ReauthPage, "reauth.html" { email: String });
 page!(PasswordPage, "password.html" { email: String });
 page!(SecurityPage, "security.html" {
@@ -93,6 +93,8 @@ page!(SecurityPage, "security.html" {
     browsers: Vec<BrowserLine>,
     backup_title: String,
     events: Vec<EventLine>,
+    unfinished: Vec<AttemptLine>,
+    warning: Option<String>,
 });
 page!(WizardChoosePage, "wizard_choose.html" { heading: String, step: Option<String>, primary_line: Option<String>, backup: bool, default_name: String, phone: String, kind: String });
 page!(WizardAppPage, "wizard_app.html" { heading: String, step: Option<String>, qr_svg: String, secret_grouped: String, method_id: String });
@@ -120,6 +122,12 @@ struct MethodLine {
     kind_label: String,
     primary: bool,
     added: String,
+}
+
+struct AttemptLine {
+    when: String,
+    ip: String,
+    browser: String,
 }
 
 struct BrowserLine {
@@ -161,6 +169,12 @@ macro_rules! render {
 fn to(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
+
+// After the macros, which they use.
+mod admin;
+mod recovery;
+
+pub use recovery::upload_routes;
 
 async fn index(me: MaybeSignedIn) -> Response {
     if me.0.is_some() {
@@ -285,7 +299,8 @@ async fn signin_password(
         .await
     {
         Ok(PasswordStep::SignedIn(signed)) => {
-            (with_session(&state, jar, &signed), to("/account")).into_response()
+            let first = landing(&signed, "/account");
+            (with_session(&state, jar, &signed), to(first)).into_response()
         }
         Ok(PasswordStep::CodeRequired(required)) => {
             let minutes = state.nidan.policy().challenge_minutes;
@@ -347,7 +362,8 @@ async fn code_page_with(
         _ => t.s("code.app_prompt"),
     };
     let open_other = error.is_some();
-    render!(CodePage, Base::new(state, t, false), error, notice, { prompt: prompt, phones: phones, app_lines: app_lines, open_other: open_other })
+    let locked = error.as_deref() == Some(message(&Error::CodeEntryLocked, t).as_str());
+    render!(CodePage, Base::new(state, t, false), error, notice, { prompt: prompt, phones: phones, app_lines: app_lines, open_other: open_other, locked: locked })
 }
 
 #[derive(Deserialize)]
@@ -429,7 +445,10 @@ async fn signin_code(
         .verify_code(&token, &form.code, form.remember.is_some(), &origin)
         .await
     {
-        Ok(signed) => (with_session(&state, jar, &signed), to("/account")).into_response(),
+        Ok(signed) => {
+            let first = landing(&signed, "/account");
+            (with_session(&state, jar, &signed), to(first)).into_response()
+        }
         Err(e @ (Error::TooManyAttempts | Error::ChallengeExpired)) => {
             let jar = jar.remove(state.removal(CHALLENGE_COOKIE));
             let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
@@ -457,7 +476,31 @@ async fn account_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -
     let Some((_, account)) = me.0 else {
         return to("/signin");
     };
-    render!(AccountPage, Base::new(&state, t, true), None, None, { email: account.email, two_sv_on: account.two_sv_on_since.is_some() })
+    account_with(&state, t, &account, None)
+}
+
+/// The account page, or the wizard when mandatory 2SV is due (§8.1).
+fn account_with(state: &AppState, t: Tr, account: &Account, notice: Option<String>) -> Response {
+    use nidan_core::service::mandate::Mandate;
+    let reminder = match state.nidan.mandate(account) {
+        Mandate::Required => return to("/security/wizard"),
+        Mandate::Before(deadline) => Some(t.f("mandate.reminder", &[("date", &t.date(&deadline))])),
+        Mandate::None => None,
+    };
+    render!(AccountPage, Base::new(state, t, true), None, notice, {
+        email: account.email.clone(),
+        two_sv_on: account.two_sv_on_since.is_some(),
+        admin: account.is_admin(),
+        reminder: reminder,
+    })
+}
+
+/// Where a new session goes first: the wizard when 2SV is required now.
+fn landing(signed: &SignedIn, default: &'static str) -> &'static str {
+    match signed.mandate {
+        nidan_core::service::mandate::Mandate::Required => "/security/wizard",
+        _ => default,
+    }
 }
 
 #[derive(Deserialize)]
@@ -490,7 +533,7 @@ async fn change_password(
         .await
     {
         Ok(()) => {
-            let page = render!(AccountPage, Base::new(&state, t, true), None, Some(t.s("password.changed")), { email: account.email, two_sv_on: account.two_sv_on_since.is_some() });
+            let page = account_with(&state, t, &account, Some(t.s("password.changed")));
             (jar.remove(state.removal(REMEMBER_COOKIE)), page).into_response()
         }
         Err(e) => {
@@ -613,6 +656,24 @@ async fn security_with(
             ip: e.ip.clone(),
         })
         .collect();
+    let unfinished = match state.nidan.unfinished_sign_ins(account).await {
+        Ok(list) => list
+            .iter()
+            .map(|c| AttemptLine {
+                when: t.datetime(&c.created_at),
+                ip: c.ip.clone(),
+                browser: c.browser.clone(),
+            })
+            .collect(),
+        Err(e) => return internal(state, t, &e),
+    };
+    let warning = if account.guard.codes_paused_at.is_some() {
+        Some(t.s("security.paused"))
+    } else if account.guard.code_failures >= state.nidan.policy().lockout_after_failures {
+        Some(t.s("security.locked"))
+    } else {
+        None
+    };
     let status_on = overview
         .two_sv_on_since
         .map(|s| t.f("security.status_on", &[("date", &t.date(&s))]))
@@ -625,6 +686,8 @@ async fn security_with(
         browsers: browsers,
         backup_title: t.f("security.backup_codes", &[("count", &overview.backup_codes_left.to_string())]),
         events: events,
+        unfinished: unfinished,
+        warning: warning,
     })
 }
 
