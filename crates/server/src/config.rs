@@ -191,7 +191,36 @@ impl Config {
                 .source(Some(vars)),
         );
         let merged = builder.build()?;
-        Ok(merged.try_deserialize()?)
+        let config: Self = merged.try_deserialize()?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that would silently not do what they say.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(rule) = &self.policy.require_2sv {
+            rule.deadline().map_err(|e| anyhow::anyhow!(e))?;
+        }
+        let p = &self.policy;
+        if p.lockout_after_failures < 1 || p.lockout_after_failures > 100 {
+            anyhow::bail!(
+                "policy.lockout_after_failures must be 1 to 100 (NIST SP 800-63B allows at most 100)"
+            );
+        }
+        if p.abuse_alert_after < 1 || p.abuse_pause_after < 1 {
+            anyhow::bail!("policy.abuse_alert_after and abuse_pause_after must be at least 1");
+        }
+        if p.recovery_retention_days < 0 {
+            anyhow::bail!("policy.recovery_retention_days can't be negative");
+        }
+        Ok(())
+    }
+
+    /// The address pages are reached at, for links in emails.
+    pub fn public_base(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     /// The database URL in force.

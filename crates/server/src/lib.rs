@@ -35,7 +35,9 @@ pub async fn build(config: &config::Config) -> anyhow::Result<Arc<Nidan<SqlStore
     let clock: Arc<dyn nidan_core::Clock> = Arc::new(SystemClock);
     let senders = senders(config, &store, &clock)?;
     Ok(Arc::new(
-        Nidan::new(store, clock, key, config.policy.clone(), permits)?.with_senders(senders),
+        Nidan::new(store, clock, key, config.policy.clone(), permits)?
+            .with_senders(senders)
+            .with_public_url(&config.public_base()),
     ))
 }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod admin;
 use nidan_server::config::{Config, LogFormat};
 
 /// nidan — self-hosted two-step verification.
@@ -43,6 +45,17 @@ enum Command {
         /// How many messages
         #[arg(long, default_value_t = 10)]
         limit: i64,
+    },
+    /// Staff tools for scripts: admins, users, recovery requests, audit log
+    Admin {
+        /// Configuration file (TOML)
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Folder for the SQLite file and the master key [default: ./nidan-data]
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: admin::AdminCommand,
     },
     /// Apply database migrations and exit
     Migrate {
@@ -130,6 +143,17 @@ fn run() -> anyhow::Result<ExitCode> {
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin {
+            config,
+            data_dir,
+            command,
+        } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            runtime.block_on(admin::run(&config, command))
         }
         Command::Migrate { config, data_dir } => {
             let mut config = Config::load(config.as_deref())?;

@@ -86,7 +86,9 @@ pub fn routes() -> Router<AppState> {
 pub struct ApiDoc;
 
 async fn openapi() -> Response {
-    match ApiDoc::openapi().to_pretty_json() {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::api_staff::StaffDoc::openapi());
+    match doc.to_pretty_json() {
         Ok(json) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             json,
@@ -106,6 +108,13 @@ pub struct ApiUser {
     session: Session,
     account: Account,
     t: Tr,
+}
+
+impl ApiUser {
+    /// The account and the request's language.
+    pub fn into_parts(self) -> (Account, Tr) {
+        (self.account, self.t)
+    }
 }
 
 impl FromRequestParts<AppState> for ApiUser {
@@ -135,6 +144,13 @@ impl FromRequestParts<AppState> for ApiUser {
 pub struct SecureUser {
     account: Account,
     t: Tr,
+}
+
+impl SecureUser {
+    /// The account and the request's language.
+    pub fn into_parts(self) -> (Account, Tr) {
+        (self.account, self.t)
+    }
 }
 
 impl FromRequestParts<AppState> for SecureUser {

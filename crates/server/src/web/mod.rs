@@ -3,6 +3,7 @@
 //! headers and CSRF protection on every state-changing request.
 
 pub mod api;
+pub mod api_staff;
 pub mod context;
 pub mod error;
 pub mod pages;
@@ -84,6 +85,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(api::routes())
+        .merge(api_staff::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/static/nidan.css", get(stylesheet))
@@ -174,13 +176,31 @@ async fn switch_language(
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let nidan = crate::build(&config).await?;
     let state = AppState {
-        nidan,
+        nidan: nidan.clone(),
         secure_cookies: config.secure_cookies(),
         outbox_page: config.delivery.outbox_page && config.listen.ip().is_loopback(),
     };
     if config.delivery.outbox_page && !config.listen.ip().is_loopback() {
         tracing::warn!("delivery.outbox_page is ignored: nidan is not listening on loopback");
     }
+    // Recovery documents are deleted when their retention ends, even if
+    // nobody decides anything for a while.
+    let purger = nidan.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match purger.purge_recovery_documents().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(documents = n, "recovery documents deleted after retention")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not delete expired recovery documents")
+                }
+            }
+        }
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.listen))?;

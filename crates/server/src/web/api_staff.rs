@@ -1,0 +1,463 @@
+//! The JSON API of the way back in and of staff (SPEC §6, §7.3, §9.1):
+//! the caller's own audit log, password reset, and the admin console's
+//! operations (recovery review, users, unlock, 2SV off, audit log).
+//! Admin endpoints need an `admin` account with a recent password entry.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use nidan_core::Error;
+use nidan_core::model::{Account, CaseStatus, Event, RecoveryCase};
+use nidan_core::service::admin::Actor;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::AppState;
+use super::api::{ApiUser, Done, SecureUser};
+use super::context::{RequestOrigin, Tr};
+use super::error::{ApiError, ErrorBody};
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/events", get(my_events))
+        .route("/api/v1/password/forgot", post(forgot))
+        .route("/api/v1/password/reset", post(reset))
+        .route("/api/v1/admin/events", get(audit))
+        .route("/api/v1/admin/users", get(users))
+        .route("/api/v1/admin/users/{id}/unlock", post(unlock))
+        .route("/api/v1/admin/users/{id}/disable-2sv", post(disable_2sv))
+        .route("/api/v1/admin/recovery", get(cases))
+        .route("/api/v1/admin/recovery/{id}/approve", post(approve))
+        .route("/api/v1/admin/recovery/{id}/reject", post(reject))
+}
+
+/// The OpenAPI description of these endpoints (merged into the main one).
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        my_events,
+        forgot,
+        reset,
+        audit,
+        users,
+        unlock,
+        disable_2sv,
+        cases,
+        approve,
+        reject
+    ),
+    components(schemas(ErrorBody))
+)]
+pub struct StaffDoc;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// An admin with a recent password entry.
+pub struct ApiStaff {
+    actor: Actor,
+    t: Tr,
+}
+
+impl FromRequestParts<AppState> for ApiStaff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = SecureUser::from_request_parts(parts, state).await?;
+        let (account, t) = user.into_parts();
+        if !account.is_admin() {
+            return Err(ApiError(Error::NotAdmin, t));
+        }
+        Ok(Self {
+            actor: Actor::Admin(Box::new(account)),
+            t,
+        })
+    }
+}
+
+/// One audit-log entry.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEvent {
+    /// Whose account (absent for events without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// What happened (`code_refused`, `recovery_approved`, ...).
+    pub kind: String,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// From which IP.
+    pub ip: String,
+    /// With which User-Agent.
+    pub user_agent: String,
+    /// Details (never a code or secret).
+    pub detail: String,
+}
+
+impl From<Event> for AuditEvent {
+    fn from(e: Event) -> Self {
+        Self {
+            account_id: e.account_id,
+            kind: e.kind,
+            at: e.at,
+            ip: e.ip,
+            user_agent: e.user_agent,
+            detail: e.detail,
+        }
+    }
+}
+
+/// A list of audit-log entries, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct Events {
+    /// The entries.
+    pub events: Vec<AuditEvent>,
+}
+
+/// How many entries.
+#[derive(Deserialize, IntoParams)]
+pub struct LimitQuery {
+    /// At most this many (1–1000, default 100).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// The caller's own audit log (§7.3).
+#[utoipa::path(get, path = "/api/v1/events", params(LimitQuery),
+    responses((status = 200, body = Events), (status = 401, body = ErrorBody)))]
+async fn my_events(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Events> {
+    let (account, t) = user.into_parts();
+    let events = state
+        .nidan
+        .my_events(&account, q.limit.unwrap_or(100))
+        .await
+        .map_err(|e| ApiError(e, t))?;
+    Ok(Json(Events {
+        events: events.into_iter().map(AuditEvent::from).collect(),
+    }))
+}
+
+/// Ask for a password-reset link.
+#[derive(Deserialize, ToSchema)]
+pub struct ForgotRequest {
+    /// The account's email.
+    pub email: String,
+}
+
+/// Emails a reset link if an account has this address; the answer is the
+/// same either way.
+#[utoipa::path(post, path = "/api/v1/password/forgot", request_body = ForgotRequest,
+    responses((status = 200, body = Done), (status = 422, body = ErrorBody)))]
+async fn forgot(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    Json(body): Json<ForgotRequest>,
+) -> ApiResult<Done> {
+    state
+        .nidan
+        .request_password_reset(&body.email, &origin)
+        .await
+        .map_err(|e| ApiError(e, t))?;
+    Ok(Json(Done { ok: true }))
+}
+
+/// Set a new password with the token from the emailed link.
+#[derive(Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// The token (the last part of the link).
+    pub token: String,
+    /// The new password (8–128 characters).
+    pub password: String,
+}
+
+/// Resets the password: every session ends, remembered browsers are
+/// forgotten, the lockout and the abuse pause are cleared. 2SV stays on.
+#[utoipa::path(post, path = "/api/v1/password/reset", request_body = ResetRequest,
+    responses((status = 200, body = Done), (status = 410, description = "reset_link_invalid", body = ErrorBody)))]
+async fn reset(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    Json(body): Json<ResetRequest>,
+) -> ApiResult<Done> {
+    state
+        .nidan
+        .reset_password(&body.token, &body.password, &origin)
+        .await
+        .map_err(|e| ApiError(e, t))?;
+    Ok(Json(Done { ok: true }))
+}
+
+/// Filters for the audit log.
+#[derive(Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Only this account's events.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Only this kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// At most this many (1–1000, default 100).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// Every account's audit log, filterable (admins).
+#[utoipa::path(get, path = "/api/v1/admin/events", params(AuditQuery),
+    responses((status = 200, body = Events), (status = 403, description = "not_admin or step_up_required", body = ErrorBody)))]
+async fn audit(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Events> {
+    let events = state
+        .nidan
+        .audit_log(
+            &staff.actor,
+            q.email.as_deref(),
+            q.kind.as_deref(),
+            q.limit.unwrap_or(100),
+        )
+        .await
+        .map_err(|e| ApiError(e, staff.t))?;
+    Ok(Json(Events {
+        events: events.into_iter().map(AuditEvent::from).collect(),
+    }))
+}
+
+/// An account as staff see it.
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// When 2SV was turned on, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_step_on_since: Option<i64>,
+    /// Wrong codes in a row.
+    pub code_failures: i64,
+    /// Whether code entry is locked.
+    pub locked: bool,
+    /// Since when sending codes is paused (§7.1), if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codes_paused_at: Option<i64>,
+}
+
+/// Accounts found.
+#[derive(Serialize, ToSchema)]
+pub struct Users {
+    /// The accounts, newest first.
+    pub users: Vec<UserOut>,
+}
+
+/// A search.
+#[derive(Deserialize, IntoParams)]
+pub struct UserQuery {
+    /// Part of the email address (all when empty).
+    #[serde(default)]
+    pub q: String,
+}
+
+/// Accounts whose email contains `q` (admins).
+#[utoipa::path(get, path = "/api/v1/admin/users", params(UserQuery),
+    responses((status = 200, body = Users), (status = 403, body = ErrorBody)))]
+async fn users(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    Query(q): Query<UserQuery>,
+) -> ApiResult<Users> {
+    let locked_after = state.nidan.policy().lockout_after_failures;
+    let found = state
+        .nidan
+        .find_users(&staff.actor, &q.q)
+        .await
+        .map_err(|e| ApiError(e, staff.t))?;
+    Ok(Json(Users {
+        users: found
+            .into_iter()
+            .map(|a: Account| UserOut {
+                locked: a.guard.code_failures >= locked_after,
+                code_failures: a.guard.code_failures,
+                codes_paused_at: a.guard.codes_paused_at,
+                id: a.id,
+                email: a.email,
+                roles: a.roles,
+                two_step_on_since: a.two_sv_on_since,
+            })
+            .collect(),
+    }))
+}
+
+/// Clears an account's lockout and sending pause (admins; recorded).
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", params(("id" = String, Path)),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
+async fn unlock(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+) -> ApiResult<Done> {
+    state
+        .nidan
+        .unlock(&staff.actor, &id, &origin)
+        .await
+        .map_err(|e| ApiError(e, staff.t))?;
+    Ok(Json(Done { ok: true }))
+}
+
+/// Turns 2SV off for an account (admins; recorded, owner emailed).
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/disable-2sv", params(("id" = String, Path)),
+    responses((status = 200, body = Done), (status = 409, description = "not_on", body = ErrorBody)))]
+async fn disable_2sv(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+) -> ApiResult<Done> {
+    state
+        .nidan
+        .force_two_sv_off(&staff.actor, &id, &origin)
+        .await
+        .map_err(|e| ApiError(e, staff.t))?;
+    Ok(Json(Done { ok: true }))
+}
+
+/// A recovery request.
+#[derive(Serialize, ToSchema)]
+pub struct CaseOut {
+    /// Id.
+    pub id: String,
+    /// The account's id.
+    pub account_id: String,
+    /// The account's email.
+    pub email: String,
+    /// `drivers_licence`, `passport`, `residence_card`,
+    /// `health_insurance_card`, `pension_book` or `other`.
+    pub document_kind: String,
+    /// `image/jpeg`, `image/png` or `application/pdf`.
+    pub content_type: String,
+    /// Bytes.
+    pub document_size: i64,
+    /// `open`, `approved` or `rejected`.
+    pub status: String,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// When sent.
+    pub created_at: i64,
+    /// When decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<i64>,
+    /// Whether the document is still kept.
+    pub document_kept: bool,
+}
+
+impl From<RecoveryCase> for CaseOut {
+    fn from(c: RecoveryCase) -> Self {
+        Self {
+            document_kept: c.document_deleted_at.is_none(),
+            id: c.id,
+            account_id: c.account_id,
+            email: c.email,
+            document_kind: c.document_kind.as_str().into(),
+            content_type: c.content_type,
+            document_size: c.document_size,
+            status: c.status.as_str().into(),
+            reason: c.reason,
+            created_at: c.created_at,
+            decided_at: c.decided_at,
+        }
+    }
+}
+
+/// Recovery requests.
+#[derive(Serialize, ToSchema)]
+pub struct Cases {
+    /// The requests.
+    pub cases: Vec<CaseOut>,
+}
+
+/// Which requests.
+#[derive(Deserialize, IntoParams)]
+pub struct CaseQuery {
+    /// `open` (default), `approved`, `rejected` or `all`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// The recovery review queue (admins). The document itself is at
+/// `/admin/recovery/{id}/document` in the console.
+#[utoipa::path(get, path = "/api/v1/admin/recovery", params(CaseQuery),
+    responses((status = 200, body = Cases), (status = 403, body = ErrorBody)))]
+async fn cases(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    Query(q): Query<CaseQuery>,
+) -> ApiResult<Cases> {
+    let status = match q.status.as_deref().unwrap_or("open") {
+        "all" => None,
+        other => Some(CaseStatus::parse(other).ok_or(ApiError(Error::NoSuchCase, staff.t))?),
+    };
+    let found = state
+        .nidan
+        .recovery_queue(&staff.actor, status)
+        .await
+        .map_err(|e| ApiError(e, staff.t))?;
+    Ok(Json(Cases {
+        cases: found.into_iter().map(CaseOut::from).collect(),
+    }))
+}
+
+/// Approves a recovery request: 2SV off, sessions ended, owner emailed.
+#[utoipa::path(post, path = "/api/v1/admin/recovery/{id}/approve", params(("id" = String, Path)),
+    responses((status = 200, body = CaseOut), (status = 409, description = "case_decided", body = ErrorBody)))]
+async fn approve(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+) -> ApiResult<CaseOut> {
+    state
+        .nidan
+        .approve_recovery(&staff.actor, &id, &origin)
+        .await
+        .map(|c| Json(c.into()))
+        .map_err(|e| ApiError(e, staff.t))
+}
+
+/// A rejection.
+#[derive(Deserialize, ToSchema)]
+pub struct RejectRequest {
+    /// Why (emailed to the owner), 1–500 characters.
+    pub reason: String,
+}
+
+/// Rejects a recovery request with a reason.
+#[utoipa::path(post, path = "/api/v1/admin/recovery/{id}/reject", params(("id" = String, Path)),
+    request_body = RejectRequest,
+    responses((status = 200, body = CaseOut), (status = 422, description = "reason_required", body = ErrorBody)))]
+async fn reject(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+    Json(body): Json<RejectRequest>,
+) -> ApiResult<CaseOut> {
+    state
+        .nidan
+        .reject_recovery(&staff.actor, &id, &body.reason, &origin)
+        .await
+        .map(|c| Json(c.into()))
+        .map_err(|e| ApiError(e, staff.t))
+}
