@@ -2,7 +2,8 @@
 // loopback port with a fresh data directory, launch Debian's Chromium, and
 // compute TOTP codes (RFC 6238, SHA-1, 6 digits, 30 s) from a key read off
 // the page, as a person's authenticator app would.
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -51,6 +52,15 @@ export async function startNidan(extraEnv = {}) {
   }
   return {
     base,
+    /** Runs `nidan admin ARGS...` on this server's data; its stdout. */
+    admin(...args) {
+      const run = spawnSync(bin, ['admin', ...args, '--data-dir', dataDir], {
+        env: { ...process.env, NIDAN_LOG: 'warn', ...extraEnv },
+        encoding: 'utf8',
+      });
+      if (run.status !== 0) throw new Error(`nidan admin ${args.join(' ')} failed:\n${run.stderr}`);
+      return run.stdout;
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -126,4 +136,24 @@ export async function signIn(page, base, email, password) {
   await page.waitForURL('**/signin/password');
   await page.fill('#password', password);
   await page.click('main button[type=submit]');
+}
+
+/**
+ * On the wizard's first or second page: enrols an authenticator app named
+ * `name`, reading the key from "Can't scan the QR code?" as a person would
+ * type it into an app; saves a screenshot if `shot` is given. The key.
+ */
+export async function enrolApp(page, name, shot) {
+  await page.check('input[value=app]');
+  await page.fill('#name', name);
+  await page.click('main button[type=submit]');
+  await page.waitForURL('**/security/wizard/app/*');
+  assert.ok(await page.locator('.qr svg').isVisible(), 'the QR code is shown');
+  await page.click('summary');
+  const key = (await page.locator('#secret').textContent()).trim();
+  assert.match(key, /^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/);
+  if (shot) await page.screenshot({ path: join(screenshots, shot), fullPage: true });
+  await page.fill('#code', totp(key));
+  await page.click('main form button[type=submit]');
+  return key;
 }

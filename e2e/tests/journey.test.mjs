@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchChromium, screenshots, signIn as signInWith, startNidan, totp } from '../lib.mjs';
+import { enrolApp, launchChromium, screenshots, signIn as signInWith, startNidan, totp } from '../lib.mjs';
 
 let nidan;
 let browser;
@@ -33,22 +33,6 @@ const signIn = (page) => signInWith(page, nidan.base, email, password);
 async function signOut(page) {
   await page.click('header button:has-text("Sign out")');
   await page.waitForURL('**/signin');
-}
-
-async function enrolApp(page, name, shot) {
-  await page.check('input[value=app]');
-  await page.fill('#name', name);
-  await page.click('main button[type=submit]');
-  await page.waitForURL('**/security/wizard/app/*');
-  assert.ok(await page.locator('.qr svg').isVisible(), 'the QR code is shown');
-  // "Can't scan the QR code?" reveals the key in groups of four.
-  await page.click('summary');
-  const key = (await page.locator('#secret').textContent()).trim();
-  assert.match(key, /^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/);
-  await page.screenshot({ path: join(screenshots, shot), fullPage: true });
-  await page.fill('#code', totp(key));
-  await page.click('main form button[type=submit]');
-  return key;
 }
 
 test('sign up, turn on 2SV with two apps, and sign in the ways people do', async () => {

@@ -260,8 +260,9 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         password_changed: Option<i64>,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Uncompleted sign-in attempts of an account created at or after
-    /// `since`, newest first.
+    /// Uncompleted sign-in attempts of an account created strictly after
+    /// `since` (a password change in the same second starts afresh),
+    /// newest first.
     fn unfinished_challenges(
         &self,
         account_id: &str,

@@ -23,6 +23,10 @@ struct Server {
 }
 
 async fn server() -> Server {
+    server_with(|_| {}).await
+}
+
+async fn server_with(tune: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
@@ -36,6 +40,7 @@ async fn server() -> Server {
     // The slow-down after wrong codes is tested with a controlled clock in
     // nidan-core; here the five-attempt limit is exercised back to back.
     config.policy.slowdown_after_failures = 50;
+    tune(&mut config);
     let nidan = nidan_server::build(&config).await.unwrap();
     let state = AppState {
         nidan: nidan.clone(),
@@ -700,4 +705,403 @@ async fn phones_through_the_json_api() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// Turns 2SV on for `email` with two apps, through the core (the wizard
+/// itself is tested above and in the browser).
+async fn enable_two_apps(s: &Server, email: &str) {
+    let o = nidan_core::model::Origin::default();
+    let account = s
+        .nidan
+        .user_by_email(&nidan_core::service::admin::Actor::Cli, email)
+        .await
+        .unwrap();
+    for (role, name) in [
+        (nidan_core::model::MethodRole::Primary, "Phone app"),
+        (nidan_core::model::MethodRole::Backup, "Tablet app"),
+    ] {
+        let app = s.nidan.begin_app(&account, role, name).await.unwrap();
+        let code = Totp::default().generate(&app.secret, now());
+        s.nidan
+            .confirm_app(&account, &app.method_id, &code, &o)
+            .await
+            .unwrap();
+    }
+    s.nidan.enable(&account, false, &o).await.unwrap();
+}
+
+/// A browser-like client: cookies kept, redirects not followed.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Sends a document to `/signin/recover` as a browser form would.
+async fn upload(
+    c: &reqwest::Client,
+    s: &Server,
+    kind: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, String) {
+    let form = reqwest::multipart::Form::new()
+        .text("kind", kind.to_owned())
+        .part(
+            "document",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_owned())
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let res = c
+        .post(format!("{}/signin/recover", s.base))
+        .header("origin", s.base.clone())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+#[tokio::test]
+async fn recovery_uploads_are_checked_by_content_and_reviewed_by_an_admin_over_http() {
+    let s = server().await;
+    let api = |path: &str| format!("{}/api/v1{path}", s.base);
+    let c = reqwest::Client::new();
+    for email in ["staff@example.com", "lost@example.com"] {
+        let (status, _) = post(
+            &c,
+            api("/signup"),
+            None,
+            json!({"email": email, "password": "correct horse"}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    enable_two_apps(&s, "lost@example.com").await;
+
+    // The person who lost everything passes the password in a browser.
+    let b = browser();
+    b.post(format!("{}/signin", s.base))
+        .form(&[("email", "lost@example.com")])
+        .send()
+        .await
+        .unwrap();
+    let res = b
+        .post(format!("{}/signin/password", s.base))
+        .form(&[("password", "correct horse")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/signin/code");
+    let page = b
+        .get(format!("{}/signin/recover", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("enctype=\"multipart/form-data\""), "{page}");
+
+    // Each bad upload has its own clear message and opens nothing.
+    let exe = [b"MZ\x90\0\x03\0\0\0".as_slice(), &[0u8; 4096]].concat();
+    let (status, body) = upload(&b, &s, "passport", "passport.png", exe).await;
+    assert_eq!(status, 415);
+    assert!(
+        body.contains("This file can&#39;t be used: it is a program. Send a JPEG, PNG or PDF."),
+        "{body}"
+    );
+    let big = [PNG, &vec![0u8; 11_000_000]].concat();
+    let (status, body) = upload(&b, &s, "passport", "big.png", big).await;
+    assert_eq!(status, 413);
+    assert!(body.contains("The file is larger than 10 MB."), "{body}");
+    let (status, body) = upload(&b, &s, "passport", "empty.png", Vec::new()).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("The file is empty."), "{body}");
+    let (status, body) = upload(&b, &s, "", "id.png", PNG.to_vec()).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Choose which document this is."), "{body}");
+
+    let (status, body) = upload(&b, &s, "residence_card", "card.png", PNG.to_vec()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Reviews usually take 1–2 days."), "{body}");
+    assert!(body.contains("l•••@example.com"), "{body}");
+    let (status, body) = upload(&b, &s, "passport", "again.png", PNG.to_vec()).await;
+    assert_eq!(status, 409);
+    assert!(body.contains("already being reviewed"), "{body}");
+
+    // Staff: not yet an admin, then made one.
+    let (_, staff) = post(
+        &c,
+        api("/signin"),
+        None,
+        json!({"email": "staff@example.com", "password": "correct horse"}),
+    )
+    .await;
+    let token = staff["token"].as_str().unwrap().to_owned();
+    let (status, body) = get(&c, api("/admin/recovery"), &token).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("not_admin"))
+    );
+    let staff_account = s
+        .nidan
+        .user_by_email(&nidan_core::service::admin::Actor::Cli, "staff@example.com")
+        .await
+        .unwrap();
+    s.nidan
+        .set_roles(
+            &nidan_core::service::admin::Actor::Cli,
+            &staff_account.id,
+            &["admin".into()],
+            &nidan_core::model::Origin::default(),
+        )
+        .await
+        .unwrap();
+    let (status, body) = get(&c, api("/admin/recovery"), &token).await;
+    assert_eq!(status, 200, "{body}");
+    let cases = body["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0]["email"], "lost@example.com");
+    assert_eq!(cases[0]["content_type"], "image/png");
+    let id = cases[0]["id"].as_str().unwrap().to_owned();
+
+    // The console shows the document inline, with its checked type.
+    let res = c
+        .get(format!("{}/admin/recovery/{id}/document", s.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG);
+
+    let (status, body) = post(
+        &c,
+        api(&format!("/admin/recovery/{id}/approve")),
+        Some(&token),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("approved")),
+        "{body}"
+    );
+    assert_eq!(body["document_kept"], false);
+    let (status, body) = post(
+        &c,
+        api(&format!("/admin/recovery/{id}/approve")),
+        Some(&token),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("case_decided"))
+    );
+
+    // The approval email, then a password-only sign-in.
+    let mails = nidan_core::Store::outbox(s.nidan.store(), 10)
+        .await
+        .unwrap();
+    assert!(
+        mails.iter().any(|m| m.recipient == "lost@example.com"
+            && m.body
+                .contains("Sign in with your password and set up two-step verification again")),
+        "{mails:?}"
+    );
+    let (status, body) = post(
+        &c,
+        api("/signin"),
+        None,
+        json!({"email": "lost@example.com", "password": "correct horse"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let lost_token = body["token"].as_str().unwrap().to_owned();
+
+    // The audit log: the person's own, and the admin's filtered view.
+    let (_, mine) = get(&c, api("/events"), &lost_token).await;
+    let kinds: Vec<&str> = mine["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"recovery_requested") && kinds.contains(&"recovery_approved"),
+        "{kinds:?}"
+    );
+    let (_, audit) = get(
+        &c,
+        api("/admin/events?email=lost@example.com&kind=recovery_approved"),
+        &token,
+    )
+    .await;
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert!(
+        events[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("staff@example.com")
+    );
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+}
+
+/// Seed 002 over HTTP: a script that knows the password starts sign-ins
+/// over and over. The owner gets one alert email at the 3rd; from the 10th
+/// no text is sent, and none until the password is changed.
+#[tokio::test]
+async fn a_script_flooding_sign_ins_gets_one_alert_then_no_more_texts() {
+    let s = server_with(|config| {
+        // Only the abuse rule is under test, not the send caps.
+        config.policy.sends_per_account_15min = 1000;
+        config.policy.sends_per_number_day = 1000;
+        config.policy.sends_per_ip_hour = 1000;
+    })
+    .await;
+    let c = reqwest::Client::new();
+    let api = |path: &str| format!("{}/api/v1{path}", s.base);
+    let email = "seller@example.com";
+    let (_, body) = post(
+        &c,
+        api("/signup"),
+        None,
+        json!({"email": email, "password": "correct horse"}),
+    )
+    .await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    for (role, phone, channel, number) in [
+        ("primary", "090-1111-2222", "sms", "+819011112222"),
+        ("backup", "03-1111-2222", "voice", "+81311112222"),
+    ] {
+        let (_, m) = post(
+            &c,
+            api("/wizard/phones"),
+            Some(&token),
+            json!({"role": role, "phone": phone, "channel": channel}),
+        )
+        .await;
+        let (_, code) = outbox_code(&s, number).await;
+        let id = m["method_id"].as_str().unwrap();
+        let (status, _) = post(
+            &c,
+            api(&format!("/wizard/phones/{id}/confirm")),
+            Some(&token),
+            json!({"code": code}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = post(&c, api("/wizard/enable"), Some(&token), json!({})).await;
+    assert_eq!(status, 200);
+
+    let texts = async || {
+        nidan_core::Store::outbox(s.nidan.store(), 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.recipient == "+819011112222")
+            .count()
+    };
+    let alerts = async || {
+        nidan_core::Store::outbox(s.nidan.store(), 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.recipient == email && m.body.contains("did not finish signing in"))
+            .count()
+    };
+    let before = texts().await;
+    for i in 1..=12_usize {
+        let (status, step) = post(
+            &c,
+            api("/signin"),
+            None,
+            json!({"email": email, "password": "correct horse"}),
+        )
+        .await;
+        assert_eq!(
+            (status, step["status"].as_str()),
+            (200, Some("code_required")),
+            "{step}"
+        );
+        if i < 10 {
+            assert!(step.get("delivery_error").is_none(), "sign-in {i}: {step}");
+        } else {
+            assert_eq!(
+                step["delivery_error"]["code"], "codes_paused",
+                "sign-in {i}: {step}"
+            );
+            // "Text me" is refused too.
+            let phone = step["methods"][0]["id"].as_str().unwrap().to_owned();
+            let (status, body) = post(
+                &c,
+                api("/signin/send"),
+                None,
+                json!({"challenge": step["challenge"], "method_id": phone, "channel": "sms"}),
+            )
+            .await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (429, Some("codes_paused")),
+                "{body}"
+            );
+        }
+        assert_eq!(texts().await - before, i.min(9), "texts after sign-in {i}");
+        assert_eq!(
+            alerts().await,
+            usize::from(i >= 3),
+            "alerts after sign-in {i}"
+        );
+    }
+
+    // The owner changes the password with an emailed link; texts resume.
+    let (status, _) = post(&c, api("/password/forgot"), None, json!({"email": email})).await;
+    assert_eq!(status, 200);
+    let link = nidan_core::Store::outbox(s.nidan.store(), 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.recipient == email && m.body.contains("/password/reset/"))
+        .unwrap()
+        .body;
+    let reset_token = link
+        .split_whitespace()
+        .find_map(|w| w.split("/password/reset/").nth(1))
+        .unwrap()
+        .to_owned();
+    let (status, body) = post(
+        &c,
+        api("/password/reset"),
+        None,
+        json!({"token": reset_token, "password": "a new long secret"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, step) = post(
+        &c,
+        api("/signin"),
+        None,
+        json!({"email": email, "password": "a new long secret"}),
+    )
+    .await;
+    assert!(step.get("delivery_error").is_none(), "{step}");
+    assert_eq!(texts().await - before, 10);
+    assert_eq!(alerts().await, 1);
 }

@@ -885,7 +885,7 @@ impl Store for SqlStore {
         limit: i64,
     ) -> Result<Vec<Challenge>> {
         let rows = sqlx::query(
-            "SELECT * FROM challenges WHERE account_id = $1 AND created_at >= $2 AND completed_at IS NULL
+            "SELECT * FROM challenges WHERE account_id = $1 AND created_at > $2 AND completed_at IS NULL
              ORDER BY created_at DESC LIMIT $3",
         )
         .bind(account_id)
