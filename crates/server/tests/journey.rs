@@ -1105,3 +1105,51 @@ async fn a_script_flooding_sign_ins_gets_one_alert_then_no_more_texts() {
     assert_eq!(texts().await - before, 10);
     assert_eq!(alerts().await, 1);
 }
+
+/// SPEC §8.1: before the deadline the account page reminds; from the
+/// deadline on, signing in goes straight to the wizard.
+#[tokio::test]
+async fn mandatory_2sv_reminds_then_sends_sign_in_to_the_wizard() {
+    for (from, expect_wizard) in [("2099-06-30", false), ("2026-06-30", true)] {
+        let s = server_with(|config| {
+            config.policy.require_2sv = Some(nidan_core::policy::Require2sv {
+                from: from.into(),
+                role: None,
+            });
+        })
+        .await;
+        let b = browser();
+        b.post(format!("{}/signup", s.base))
+            .form(&[("email", "m@example.com"), ("password", "correct horse")])
+            .send()
+            .await
+            .unwrap();
+        b.post(format!("{}/signout", s.base)).send().await.unwrap();
+        b.post(format!("{}/signin", s.base))
+            .form(&[("email", "m@example.com")])
+            .send()
+            .await
+            .unwrap();
+        let res = b
+            .post(format!("{}/signin/password", s.base))
+            .form(&[("password", "correct horse")])
+            .send()
+            .await
+            .unwrap();
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let account = b.get(format!("{}/account", s.base)).send().await.unwrap();
+        if expect_wizard {
+            assert_eq!(location, "/security/wizard");
+            assert_eq!(account.headers()["location"], "/security/wizard");
+        } else {
+            assert_eq!(location, "/account");
+            let page = account.text().await.unwrap();
+            assert!(
+                page.contains(
+                    "Two-step verification will be required for your account from 2099-06-30."
+                ),
+                "{page}"
+            );
+        }
+    }
+}
