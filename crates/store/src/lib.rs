@@ -1,12 +1,14 @@
 //! nidan's [`Store`] on SQL through sqlx's `Any` driver, so one set of
-//! queries (with `$N` placeholders) serves SQLite and, later, PostgreSQL;
-//! only the migrations differ per backend (`migrations/<backend>`).
+//! queries (with `$N` placeholders) serves SQLite and PostgreSQL; only the
+//! migrations differ per backend (`migrations/<backend>`).
 //!
 //! This crate persists and fetches; it decides nothing. The operations the
 //! domain relies on for single use (`advance_last_step`,
 //! `use_backup_code`, `take_attempt`, `complete_challenge`) are single
 //! conditional `UPDATE`s whose affected-row count is the answer, so they
 //! hold across processes sharing the database.
+
+pub mod testing;
 
 use std::str::FromStr;
 
@@ -24,7 +26,7 @@ use sqlx::{AnyPool, Row};
 pub enum Backend {
     /// An embedded SQLite file.
     Sqlite,
-    /// A PostgreSQL server (migrations arrive with the PostgreSQL issue).
+    /// A PostgreSQL server, shared by any number of nodes.
     Postgres,
 }
 
@@ -102,9 +104,10 @@ impl SqlStore {
                 .run(&self.pool)
                 .await
                 .map_err(|e| Error::Store(e.to_string())),
-            Backend::Postgres => Err(Error::Store(
-                "PostgreSQL support is not built yet; use a sqlite:// URL".into(),
-            )),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres")
+                .run(&self.pool)
+                .await
+                .map_err(|e| Error::Store(e.to_string())),
         }
     }
 

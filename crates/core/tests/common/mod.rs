@@ -120,12 +120,7 @@ pub fn origin() -> Origin {
 
 pub async fn world_with(policy: Policy, fail: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::connect(
-        &format!("sqlite://{}", dir.path().join("n.db").display()),
-        4,
-    )
-    .await
-    .unwrap();
+    let store = nidan_store::testing::store(dir.path()).await.unwrap();
     let clock = ManualClock::new(T0);
     let texts = Recorder {
         fail,

@@ -1,0 +1,191 @@
+//! The store on both backends: migrations from empty and re-run, and the
+//! atomic operations that carry single use and limits raced from two
+//! connection pools at once — two "nodes" on one database. Runs on SQLite,
+//! and on PostgreSQL with `NIDAN_TEST_BACKEND=postgres` (scripts/test-all
+//! runs both).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use nidan_core::Store;
+use nidan_core::model::{
+    Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Method, MethodKind, MethodRole,
+    RecoveryCase,
+};
+use nidan_store::SqlStore;
+
+/// Two stores (two pools, as two nodes would have) on one fresh database.
+async fn two_nodes(dir: &std::path::Path) -> (SqlStore, SqlStore) {
+    let url = if nidan_store::testing::use_postgres() {
+        nidan_store::testing::fresh_postgres_url().await.unwrap()
+    } else {
+        format!("sqlite://{}", dir.join("nidan.db").display())
+    };
+    let a = SqlStore::connect(&url, 8).await.unwrap();
+    let b = SqlStore::connect(&url, 8).await.unwrap();
+    (a, b)
+}
+
+async fn account(store: &SqlStore) -> Account {
+    let a = Account {
+        id: "acc1".into(),
+        email: "a@example.com".into(),
+        password_hash: "x".into(),
+        roles: Vec::new(),
+        locale: "en".into(),
+        two_sv_on_since: Some(1),
+        created_at: 1,
+        guard: AccountGuard::default(),
+    };
+    assert!(store.insert_account(&a).await.unwrap());
+    a
+}
+
+#[tokio::test]
+async fn migrations_apply_to_an_empty_database_and_rerun_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(dir.path()).await;
+    // Both connected (each ran the migrations); running them again is a no-op.
+    a.migrate().await.unwrap();
+    b.migrate().await.unwrap();
+    account(&a).await;
+    let found = b.account_by_email("a@example.com").await.unwrap().unwrap();
+    assert_eq!(found.guard, AccountGuard::default());
+    assert!(!a.insert_account(&found).await.unwrap(), "email is unique");
+}
+
+/// Runs `n` copies of `op` at once, half on each node; how many said yes.
+async fn race<F, Fut>(a: &SqlStore, b: &SqlStore, n: usize, op: F) -> usize
+where
+    F: Fn(SqlStore) -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(op(if i % 2 == 0 { a.clone() } else { b.clone() })))
+        .collect();
+    let mut yes = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            yes += 1;
+        }
+    }
+    yes
+}
+
+#[tokio::test]
+async fn single_use_and_limits_hold_between_two_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(dir.path()).await;
+    let acc = account(&a).await;
+    a.insert_method(&Method {
+        id: "m1".into(),
+        account_id: acc.id.clone(),
+        kind: MethodKind::App,
+        role: MethodRole::Primary,
+        name: "Phone".into(),
+        secret_sealed: Some(vec![1, 2, 3]),
+        phone: None,
+        last_step: None,
+        created_at: 1,
+        confirmed_at: Some(1),
+        active: true,
+    })
+    .await
+    .unwrap();
+
+    // One TOTP step is accepted once, whichever node sees it.
+    let won = race(&a, &b, 16, |s| async move {
+        s.advance_last_step("m1", 1000).await.unwrap()
+    })
+    .await;
+    assert_eq!(won, 1);
+    // An older step never after a newer one.
+    assert!(!b.advance_last_step("m1", 999).await.unwrap());
+
+    // A backup code is spent once.
+    a.replace_backup_codes(&acc.id, &["h1".into(), "h2".into()], 1)
+        .await
+        .unwrap();
+    let won = race(&a, &b, 16, |s| async move {
+        s.use_backup_code("acc1", "h1", 2).await.unwrap()
+    })
+    .await;
+    assert_eq!(won, 1);
+    assert_eq!(b.backup_codes_left("acc1").await.unwrap(), 1);
+
+    // Five tries per sign-in attempt, counted across nodes; completion once.
+    let challenge = Challenge {
+        id: "c1".into(),
+        account_id: acc.id.clone(),
+        expires_at: i64::MAX,
+        attempts_left: 5,
+        keep_signed_in: false,
+        completed_at: None,
+        created_at: 1,
+        ip: "127.0.0.1".into(),
+        browser: "Test".into(),
+    };
+    a.insert_challenge(&challenge, "token-hash").await.unwrap();
+    let took = race(&a, &b, 16, |s| async move {
+        s.take_attempt("c1").await.unwrap().is_some()
+    })
+    .await;
+    assert_eq!(took, 5);
+    let second = Challenge {
+        id: "c2".into(),
+        ..challenge
+    };
+    a.insert_challenge(&second, "token-hash-2").await.unwrap();
+    let done = race(&a, &b, 16, |s| async move {
+        s.complete_challenge("c2", 5).await.unwrap()
+    })
+    .await;
+    assert_eq!(done, 1);
+
+    // The lockout claim: of racing checks that all saw 0 failures, one wins.
+    let won = race(&a, &b, 16, |s| async move {
+        s.claim_code_check("acc1", 0, None).await.unwrap()
+    })
+    .await;
+    assert_eq!(won, 1);
+    let guard = b.account_by_id("acc1").await.unwrap().unwrap().guard;
+    assert_eq!(guard.code_failures, 1);
+
+    // Counters (send caps) add up across nodes.
+    race(&a, &b, 20, |s| async move {
+        s.bump_counter("send:account:acc1", 900).await.unwrap() > 0
+    })
+    .await;
+    assert_eq!(a.counter("send:account:acc1", 900).await.unwrap(), 20);
+
+    // One open recovery case per account.
+    let case = RecoveryCase {
+        id: String::new(),
+        account_id: acc.id.clone(),
+        email: acc.email.clone(),
+        document_kind: DocumentKind::Passport,
+        content_type: "image/png".into(),
+        document_size: 6,
+        status: CaseStatus::Open,
+        reason: String::new(),
+        ip: String::new(),
+        browser: String::new(),
+        created_at: 1,
+        decided_at: None,
+        decided_by: None,
+        document_deleted_at: None,
+    };
+    let opened = race(&a, &b, 8, move |s| {
+        let mut case = case.clone();
+        async move {
+            case.id = nidan_core::secrets::new_id().unwrap();
+            s.insert_recovery_case(&case, b"sealed").await.unwrap()
+        }
+    })
+    .await;
+    assert_eq!(opened, 1);
+}
