@@ -8,6 +8,7 @@
 //! conditional `UPDATE`s whose affected-row count is the answer, so they
 //! hold across processes sharing the database.
 
+mod exec;
 pub mod testing;
 
 use std::str::FromStr;
@@ -18,6 +19,8 @@ use nidan_core::model::{
     MethodKind, MethodRole, OutboxMessage, RecoveryCase, RememberedBrowser, SentCode, Session,
 };
 use nidan_core::store::Store;
+
+use exec::{FromRow, Param};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -33,7 +36,16 @@ pub enum Backend {
 /// A store over a pool of database connections.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. On SQLite a pool of one connection: SQLite has one writer
+    /// at a time anyway, and queueing here (async, first come first
+    /// served) replaces its busy handler's sleep-and-retry, which made
+    /// latencies jump under load. On PostgreSQL the same pool as reads.
+    writer: AnyPool,
+    /// SQLite on rusqlite, called in place (see [`exec`]); `None` on
+    /// PostgreSQL and for in-memory SQLite.
+    fast: Option<std::sync::Arc<exec::Sqlite>>,
     backend: Backend,
 }
 
@@ -62,38 +74,56 @@ impl SqlStore {
             }
             _ => url.to_owned(),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // Wait for a busy writer instead of failing, and let
-                        // foreign keys cascade.
-                        sqlx::query("PRAGMA busy_timeout = 5000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
+        let options = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max.max(1))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // Wait for a busy writer (another process) instead
+                            // of failing, and let foreign keys cascade.
+                            sqlx::query("PRAGMA busy_timeout = 5000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(&url)
-            .await
-            .map_err(db)?;
-        if backend == Backend::Sqlite {
-            // WAL lets readers and one writer work at once; it persists in the file.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await
-                .map_err(db)?;
-        }
-        let store = Self { pool, backend };
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let writer = options(1).connect(&url).await.map_err(db)?;
+                // WAL lets readers and one writer work at once; it persists in the file.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&writer)
+                    .await
+                    .map_err(db)?;
+                (options(max_connections).connect(&url).await.map_err(db)?, writer)
+            }
+            Backend::Postgres => {
+                let pool = options(max_connections).connect(&url).await.map_err(db)?;
+                (pool.clone(), pool)
+            }
+        };
+        let mut store = Self {
+            pool,
+            writer,
+            fast: None,
+            backend,
+        };
         store.migrate().await?;
+        if backend == Backend::Sqlite
+            && let Some(path) = exec::sqlite_path(&url)
+        {
+            let readers = usize::try_from(max_connections).unwrap_or(4).clamp(2, 4);
+            store.fast = Some(std::sync::Arc::new(exec::Sqlite::open(&path, readers)?));
+        }
         Ok(store)
     }
 
@@ -101,11 +131,11 @@ impl SqlStore {
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite")
-                .run(&self.pool)
+                .run(&self.writer)
                 .await
                 .map_err(|e| Error::Store(e.to_string())),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres")
-                .run(&self.pool)
+                .run(&self.writer)
                 .await
                 .map_err(|e| Error::Store(e.to_string())),
         }
@@ -117,54 +147,90 @@ impl SqlStore {
     }
 }
 
-fn account(row: &AnyRow) -> Result<Account> {
-    let roles: String = row.try_get("roles").map_err(db)?;
+/// Reading a column by name, from a sqlx row or a rusqlite row, so one
+/// function turns a row into a record for both drivers.
+pub(crate) trait Columns {
+    /// The column's value.
+    fn col<T: FromColumn>(&self, name: &str) -> Result<T>;
+}
+
+/// A Rust type a column can be read as, from either driver.
+pub(crate) trait FromColumn:
+    Sized
+    + for<'r> sqlx::Decode<'r, sqlx::Any>
+    + sqlx::Type<sqlx::Any>
+    + rusqlite::types::FromSql
+{
+}
+
+impl<T> FromColumn for T where
+    T: Sized
+        + for<'r> sqlx::Decode<'r, sqlx::Any>
+        + sqlx::Type<sqlx::Any>
+        + rusqlite::types::FromSql
+{
+}
+
+impl Columns for AnyRow {
+    fn col<T: FromColumn>(&self, name: &str) -> Result<T> {
+        self.try_get(name).map_err(db)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn col<T: FromColumn>(&self, name: &str) -> Result<T> {
+        self.get(name).map_err(|e| Error::Store(e.to_string()))
+    }
+}
+
+fn account(row: &impl Columns) -> Result<Account> {
+    let roles: String = row.col("roles")?;
     Ok(Account {
-        id: row.try_get("id").map_err(db)?,
-        email: row.try_get("email").map_err(db)?,
-        password_hash: row.try_get("password_hash").map_err(db)?,
+        id: row.col("id")?,
+        email: row.col("email")?,
+        password_hash: row.col("password_hash")?,
         roles: roles
             .split(',')
             .filter(|r| !r.is_empty())
             .map(str::to_owned)
             .collect(),
-        locale: row.try_get("locale").map_err(db)?,
-        two_sv_on_since: row.try_get("two_sv_on_since").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
+        locale: row.col("locale")?,
+        two_sv_on_since: row.col("two_sv_on_since")?,
+        created_at: row.col("created_at")?,
         guard: AccountGuard {
-            code_failures: row.try_get("code_failures").map_err(db)?,
-            code_retry_at: row.try_get("code_retry_at").map_err(db)?,
-            codes_paused_at: row.try_get("codes_paused_at").map_err(db)?,
-            abuse_alerted_at: row.try_get("abuse_alerted_at").map_err(db)?,
-            password_changed_at: row.try_get("password_changed_at").map_err(db)?,
+            code_failures: row.col("code_failures")?,
+            code_retry_at: row.col("code_retry_at")?,
+            codes_paused_at: row.col("codes_paused_at")?,
+            abuse_alerted_at: row.col("abuse_alerted_at")?,
+            password_changed_at: row.col("password_changed_at")?,
         },
     })
 }
 
-fn challenge(row: &AnyRow) -> Result<Challenge> {
-    let keep: i64 = row.try_get("keep_signed_in").map_err(db)?;
+fn challenge(row: &impl Columns) -> Result<Challenge> {
+    let keep: i64 = row.col("keep_signed_in")?;
     Ok(Challenge {
-        id: row.try_get("id").map_err(db)?,
-        account_id: row.try_get("account_id").map_err(db)?,
-        expires_at: row.try_get("expires_at").map_err(db)?,
-        attempts_left: row.try_get("attempts_left").map_err(db)?,
+        id: row.col("id")?,
+        account_id: row.col("account_id")?,
+        expires_at: row.col("expires_at")?,
+        attempts_left: row.col("attempts_left")?,
         keep_signed_in: keep != 0,
-        completed_at: row.try_get("completed_at").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
-        ip: row.try_get("ip").map_err(db)?,
-        browser: row.try_get("browser").map_err(db)?,
+        completed_at: row.col("completed_at")?,
+        created_at: row.col("created_at")?,
+        ip: row.col("ip")?,
+        browser: row.col("browser")?,
     })
 }
 
-fn event(row: &AnyRow) -> Result<Event> {
+fn event(row: &impl Columns) -> Result<Event> {
     Ok(Event {
-        id: row.try_get("id").map_err(db)?,
-        account_id: row.try_get("account_id").map_err(db)?,
-        kind: row.try_get("kind").map_err(db)?,
-        at: row.try_get("at").map_err(db)?,
-        ip: row.try_get("ip").map_err(db)?,
-        user_agent: row.try_get("user_agent").map_err(db)?,
-        detail: row.try_get("detail").map_err(db)?,
+        id: row.col("id")?,
+        account_id: row.col("account_id")?,
+        kind: row.col("kind")?,
+        at: row.col("at")?,
+        ip: row.col("ip")?,
+        user_agent: row.col("user_agent")?,
+        detail: row.col("detail")?,
     })
 }
 
@@ -180,70 +246,70 @@ macro_rules! case_query {
     };
 }
 
-fn recovery_case(row: &AnyRow) -> Result<RecoveryCase> {
-    let kind: String = row.try_get("document_kind").map_err(db)?;
-    let status: String = row.try_get("status").map_err(db)?;
+fn recovery_case(row: &impl Columns) -> Result<RecoveryCase> {
+    let kind: String = row.col("document_kind")?;
+    let status: String = row.col("status")?;
     Ok(RecoveryCase {
-        id: row.try_get("id").map_err(db)?,
-        account_id: row.try_get("account_id").map_err(db)?,
-        email: row.try_get("email").map_err(db)?,
+        id: row.col("id")?,
+        account_id: row.col("account_id")?,
+        email: row.col("email")?,
         document_kind: DocumentKind::parse(&kind)
             .ok_or_else(|| Error::Store(format!("unknown document kind {kind}")))?,
-        content_type: row.try_get("content_type").map_err(db)?,
-        document_size: row.try_get("document_size").map_err(db)?,
+        content_type: row.col("content_type")?,
+        document_size: row.col("document_size")?,
         status: CaseStatus::parse(&status)
             .ok_or_else(|| Error::Store(format!("unknown case status {status}")))?,
-        reason: row.try_get("reason").map_err(db)?,
-        ip: row.try_get("ip").map_err(db)?,
-        browser: row.try_get("browser").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
-        decided_at: row.try_get("decided_at").map_err(db)?,
-        decided_by: row.try_get("decided_by").map_err(db)?,
-        document_deleted_at: row.try_get("document_deleted_at").map_err(db)?,
+        reason: row.col("reason")?,
+        ip: row.col("ip")?,
+        browser: row.col("browser")?,
+        created_at: row.col("created_at")?,
+        decided_at: row.col("decided_at")?,
+        decided_by: row.col("decided_by")?,
+        document_deleted_at: row.col("document_deleted_at")?,
     })
 }
 
-fn method(row: &AnyRow) -> Result<Method> {
-    let kind: String = row.try_get("kind").map_err(db)?;
-    let role: String = row.try_get("role").map_err(db)?;
-    let active: i64 = row.try_get("active").map_err(db)?;
+fn method(row: &impl Columns) -> Result<Method> {
+    let kind: String = row.col("kind")?;
+    let role: String = row.col("role")?;
+    let active: i64 = row.col("active")?;
     Ok(Method {
-        id: row.try_get("id").map_err(db)?,
-        account_id: row.try_get("account_id").map_err(db)?,
+        id: row.col("id")?,
+        account_id: row.col("account_id")?,
         kind: MethodKind::parse(&kind)
             .ok_or_else(|| Error::Store(format!("unknown method kind {kind}")))?,
         role: MethodRole::parse(&role)
             .ok_or_else(|| Error::Store(format!("unknown method role {role}")))?,
-        name: row.try_get("name").map_err(db)?,
-        secret_sealed: row.try_get("secret_sealed").map_err(db)?,
-        phone: row.try_get("phone").map_err(db)?,
-        last_step: row.try_get("last_step").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
-        confirmed_at: row.try_get("confirmed_at").map_err(db)?,
+        name: row.col("name")?,
+        secret_sealed: row.col("secret_sealed")?,
+        phone: row.col("phone")?,
+        last_step: row.col("last_step")?,
+        created_at: row.col("created_at")?,
+        confirmed_at: row.col("confirmed_at")?,
         active: active != 0,
     })
 }
 
-fn session(row: &AnyRow) -> Result<Session> {
-    let keep: i64 = row.try_get("keep_signed_in").map_err(db)?;
+fn session(row: &impl Columns) -> Result<Session> {
+    let keep: i64 = row.col("keep_signed_in")?;
     Ok(Session {
-        id: row.try_get("id").map_err(db)?,
-        account_id: row.try_get("account_id").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
-        expires_at: row.try_get("expires_at").map_err(db)?,
-        password_at: row.try_get("password_at").map_err(db)?,
+        id: row.col("id")?,
+        account_id: row.col("account_id")?,
+        created_at: row.col("created_at")?,
+        expires_at: row.col("expires_at")?,
+        password_at: row.col("password_at")?,
         keep_signed_in: keep != 0,
     })
 }
 
-fn browser(row: &AnyRow) -> Result<RememberedBrowser> {
+fn browser(row: &impl Columns) -> Result<RememberedBrowser> {
     Ok(RememberedBrowser {
-        id: row.try_get("id").map_err(db)?,
-        account_id: row.try_get("account_id").map_err(db)?,
-        label: row.try_get("label").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
-        last_used_at: row.try_get("last_used_at").map_err(db)?,
-        expires_at: row.try_get("expires_at").map_err(db)?,
+        id: row.col("id")?,
+        account_id: row.col("account_id")?,
+        label: row.col("label")?,
+        created_at: row.col("created_at")?,
+        last_used_at: row.col("last_used_at")?,
+        expires_at: row.col("expires_at")?,
     })
 }
 
@@ -254,10 +320,102 @@ impl SqlStore {
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<u64> {
         query
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|done| done.rows_affected())
             .map_err(db)
+    }
+}
+
+impl SqlStore {
+    /// A write on the backend's driver; the rows it changed.
+    async fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
+        match &self.fast {
+            Some(fast) => fast.execute(sql, params),
+            None => exec::bind(sqlx::query(sql), params)
+                .execute(&self.writer)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(db),
+        }
+    }
+
+    /// Rows of a read, or of a write with `RETURNING` (`write`), at most `limit`.
+    async fn rows<T: FromRow>(
+        &self,
+        write: bool,
+        sql: &'static str,
+        params: &[Param<'_>],
+        limit: usize,
+    ) -> Result<Vec<T>> {
+        match &self.fast {
+            Some(fast) => fast.query(write, sql, params, limit),
+            None => {
+                let pool = if write { &self.writer } else { &self.pool };
+                exec::bind(sqlx::query(sql), params)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .take(limit)
+                    .map(T::from_row)
+                    .collect()
+            }
+        }
+    }
+
+    /// The first row of a read, if any.
+    async fn row<T: FromRow>(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<T>> {
+        Ok(self.rows(false, sql, params, 1).await?.into_iter().next())
+    }
+}
+
+impl FromRow for Account {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        account(row)
+    }
+}
+impl FromRow for Method {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        method(row)
+    }
+}
+impl FromRow for Session {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        session(row)
+    }
+}
+impl FromRow for Challenge {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        challenge(row)
+    }
+}
+impl FromRow for Event {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        event(row)
+    }
+}
+impl FromRow for RememberedBrowser {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        browser(row)
+    }
+}
+
+/// The tries left that `take_attempt` returns.
+struct AttemptsLeft(i64);
+
+impl FromRow for AttemptsLeft {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        row.col("attempts_left").map(Self)
+    }
+}
+
+/// A count.
+struct Count(i64);
+
+impl FromRow for Count {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        row.col("n").map(Self)
     }
 }
 
@@ -278,21 +436,13 @@ impl Store for SqlStore {
     }
 
     async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE email = $1")
-            .bind(email)
-            .fetch_optional(&self.pool)
+        self.row("SELECT * FROM accounts WHERE email = $1", &[Param::Text(email)])
             .await
-            .map_err(db)?;
-        row.as_ref().map(account).transpose()
     }
 
     async fn account_by_id(&self, id: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        self.row("SELECT * FROM accounts WHERE id = $1", &[Param::Text(id)])
             .await
-            .map_err(db)?;
-        row.as_ref().map(account).transpose()
     }
 
     async fn set_password_hash(&self, account_id: &str, hash: &str) -> Result<()> {
@@ -345,12 +495,14 @@ impl Store for SqlStore {
     }
 
     async fn methods(&self, account_id: &str) -> Result<Vec<Method>> {
-        let rows = sqlx::query("SELECT id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active FROM methods WHERE account_id = $1 ORDER BY created_at, id")
-            .bind(account_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(method).collect()
+        self.rows(
+            false,
+            "SELECT id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active
+             FROM methods WHERE account_id = $1 ORDER BY created_at, id",
+            &[Param::Text(account_id)],
+            usize::MAX,
+        )
+        .await
     }
 
     async fn confirm_method(&self, method_id: &str, at: i64, step: i64) -> Result<()> {
@@ -369,7 +521,7 @@ impl Store for SqlStore {
         account_id: &str,
         roles: &[(String, MethodRole)],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
         for (id, role) in roles {
             sqlx::query(
                 "UPDATE methods SET active = 1, role = $1 WHERE id = $2 AND account_id = $3",
@@ -426,9 +578,12 @@ impl Store for SqlStore {
     }
 
     async fn advance_last_step(&self, method_id: &str, step: i64) -> Result<bool> {
-        let affected = self.run(sqlx::query("UPDATE methods SET last_step = $1 WHERE id = $2 AND (last_step IS NULL OR last_step < $1)")
-            .bind(step)
-            .bind(method_id)).await?;
+        let affected = self
+            .exec(
+                "UPDATE methods SET last_step = $1 WHERE id = $2 AND (last_step IS NULL OR last_step < $1)",
+                &[Param::Int(step), Param::Text(method_id)],
+            )
+            .await?;
         Ok(affected == 1)
     }
 
@@ -438,7 +593,7 @@ impl Store for SqlStore {
         hashes: &[String],
         at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
         sqlx::query("DELETE FROM backup_codes WHERE account_id = $1")
             .bind(account_id)
             .execute(&mut *tx)
@@ -467,86 +622,92 @@ impl Store for SqlStore {
     }
 
     async fn backup_codes_left(&self, account_id: &str) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM backup_codes WHERE account_id = $1 AND used_at IS NULL",
-        )
-        .bind(account_id)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        row.try_get("n").map_err(db)
+        let n: Option<Count> = self
+            .row(
+                "SELECT COUNT(*) AS n FROM backup_codes WHERE account_id = $1 AND used_at IS NULL",
+                &[Param::Text(account_id)],
+            )
+            .await?;
+        Ok(n.map_or(0, |c| c.0))
     }
 
     async fn insert_challenge(&self, c: &Challenge, token_hash: &str) -> Result<()> {
-        self.run(sqlx::query(
+        self.exec(
             "INSERT INTO challenges (id, token_hash, account_id, expires_at, attempts_left, keep_signed_in, completed_at, created_at, ip, browser)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                Param::Text(&c.id),
+                Param::Text(token_hash),
+                Param::Text(&c.account_id),
+                Param::Int(c.expires_at),
+                Param::Int(c.attempts_left),
+                Param::Int(i64::from(c.keep_signed_in)),
+                Param::OptInt(c.completed_at),
+                Param::Int(c.created_at),
+                Param::Text(&c.ip),
+                Param::Text(&c.browser),
+            ],
         )
-        .bind(&c.id)
-        .bind(token_hash)
-        .bind(&c.account_id)
-        .bind(c.expires_at)
-        .bind(c.attempts_left)
-        .bind(i64::from(c.keep_signed_in))
-        .bind(c.completed_at)
-        .bind(c.created_at)
-        .bind(&c.ip)
-        .bind(&c.browser)).await?;
+        .await?;
         Ok(())
     }
 
     async fn challenge_by_token(&self, token_hash: &str) -> Result<Option<Challenge>> {
-        let row = sqlx::query("SELECT * FROM challenges WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        row.as_ref().map(challenge).transpose()
+        self.row(
+            "SELECT * FROM challenges WHERE token_hash = $1",
+            &[Param::Text(token_hash)],
+        )
+        .await
     }
 
     async fn take_attempt(&self, challenge_id: &str) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "UPDATE challenges SET attempts_left = attempts_left - 1
-             WHERE id = $1 AND attempts_left > 0 AND completed_at IS NULL RETURNING attempts_left",
-        )
-        .bind(challenge_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        row.map(|r| r.try_get("attempts_left").map_err(db))
-            .transpose()
+        let left: Vec<AttemptsLeft> = self
+            .rows(
+                true,
+                "UPDATE challenges SET attempts_left = attempts_left - 1
+                 WHERE id = $1 AND attempts_left > 0 AND completed_at IS NULL RETURNING attempts_left",
+                &[Param::Text(challenge_id)],
+                1,
+            )
+            .await?;
+        Ok(left.into_iter().next().map(|a| a.0))
     }
 
     async fn complete_challenge(&self, challenge_id: &str, at: i64) -> Result<bool> {
-        let affected = self.run(sqlx::query("UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND attempts_left > 0")
-            .bind(at)
-            .bind(challenge_id)).await?;
+        let affected = self
+            .exec(
+                "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND attempts_left > 0",
+                &[Param::Int(at), Param::Text(challenge_id)],
+            )
+            .await?;
         Ok(affected == 1)
     }
 
     async fn insert_session(&self, s: &Session, token_hash: &str) -> Result<()> {
-        self.run(sqlx::query(
+        self.exec(
             "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, password_at, keep_signed_in)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                Param::Text(&s.id),
+                Param::Text(token_hash),
+                Param::Text(&s.account_id),
+                Param::Int(s.created_at),
+                Param::Int(s.expires_at),
+                Param::Int(s.password_at),
+                Param::Int(i64::from(s.keep_signed_in)),
+            ],
         )
-        .bind(&s.id)
-        .bind(token_hash)
-        .bind(&s.account_id)
-        .bind(s.created_at)
-        .bind(s.expires_at)
-        .bind(s.password_at)
-        .bind(i64::from(s.keep_signed_in))).await?;
+        .await?;
         Ok(())
     }
 
     async fn session_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Session>> {
-        let row = sqlx::query("SELECT id, account_id, created_at, expires_at, password_at, keep_signed_in FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        row.as_ref().map(session).transpose()
+        self.row(
+            "SELECT id, account_id, created_at, expires_at, password_at, keep_signed_in FROM sessions
+             WHERE token_hash = $1 AND expires_at > $2",
+            &[Param::Text(token_hash), Param::Int(now)],
+        )
+        .await
     }
 
     async fn touch_session_password(&self, session_id: &str, at: i64) -> Result<()> {
@@ -603,7 +764,7 @@ impl Store for SqlStore {
         .bind(now)
         .bind(account_id)
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db)?;
         row.as_ref().map(browser).transpose()
@@ -638,25 +799,30 @@ impl Store for SqlStore {
     }
 
     async fn insert_event(&self, e: &Event) -> Result<()> {
-        self.run(sqlx::query("INSERT INTO events (id, account_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(&e.id)
-            .bind(e.account_id.clone())
-            .bind(&e.kind)
-            .bind(e.at)
-            .bind(&e.ip)
-            .bind(&e.user_agent)
-            .bind(&e.detail)).await?;
+        self.exec(
+            "INSERT INTO events (id, account_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                Param::Text(&e.id),
+                Param::OptText(e.account_id.as_deref()),
+                Param::Text(&e.kind),
+                Param::Int(e.at),
+                Param::Text(&e.ip),
+                Param::Text(&e.user_agent),
+                Param::Text(&e.detail),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
     async fn events(&self, account_id: &str, limit: i64) -> Result<Vec<Event>> {
-        let rows = sqlx::query("SELECT id, account_id, kind, at, ip, user_agent, detail FROM events WHERE account_id = $1 ORDER BY seq DESC LIMIT $2")
-            .bind(account_id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(event).collect()
+        self.rows(
+            false,
+            "SELECT id, account_id, kind, at, ip, user_agent, detail FROM events WHERE account_id = $1 ORDER BY seq DESC LIMIT $2",
+            &[Param::Text(account_id), Param::Int(limit)],
+            usize::MAX,
+        )
+        .await
     }
 
     async fn insert_sent_code(&self, c: &SentCode) -> Result<()> {
@@ -729,7 +895,7 @@ impl Store for SqlStore {
         )
         .bind(key)
         .bind(window_start)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(db)?;
         row.try_get("count").map_err(db)
@@ -816,25 +982,23 @@ impl Store for SqlStore {
         retry_at: Option<i64>,
     ) -> Result<bool> {
         let affected = self
-            .run(
-                sqlx::query(
-                    "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
-                     WHERE id = $2 AND code_failures = $3",
-                )
-                .bind(retry_at)
-                .bind(account_id)
-                .bind(seen_failures),
+            .exec(
+                "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
+                 WHERE id = $2 AND code_failures = $3",
+                &[
+                    Param::OptInt(retry_at),
+                    Param::Text(account_id),
+                    Param::Int(seen_failures),
+                ],
             )
             .await?;
         Ok(affected == 1)
     }
 
     async fn clear_code_failures(&self, account_id: &str) -> Result<()> {
-        self.run(
-            sqlx::query(
-                "UPDATE accounts SET code_failures = 0, code_retry_at = NULL WHERE id = $1 AND code_failures <> 0",
-            )
-            .bind(account_id),
+        self.exec(
+            "UPDATE accounts SET code_failures = 0, code_retry_at = NULL WHERE id = $1 AND code_failures <> 0",
+            &[Param::Text(account_id)],
         )
         .await?;
         Ok(())
@@ -842,14 +1006,10 @@ impl Store for SqlStore {
 
     async fn mark_abuse_alerted(&self, account_id: &str, at: i64, since: i64) -> Result<bool> {
         let affected = self
-            .run(
-                sqlx::query(
-                    "UPDATE accounts SET abuse_alerted_at = $1
-                     WHERE id = $2 AND (abuse_alerted_at IS NULL OR abuse_alerted_at < $3)",
-                )
-                .bind(at)
-                .bind(account_id)
-                .bind(since),
+            .exec(
+                "UPDATE accounts SET abuse_alerted_at = $1
+                 WHERE id = $2 AND (abuse_alerted_at IS NULL OR abuse_alerted_at < $3)",
+                &[Param::Int(at), Param::Text(account_id), Param::Int(since)],
             )
             .await?;
         Ok(affected == 1)
@@ -887,17 +1047,14 @@ impl Store for SqlStore {
         since: i64,
         limit: i64,
     ) -> Result<Vec<Challenge>> {
-        let rows = sqlx::query(
+        self.rows(
+            false,
             "SELECT * FROM challenges WHERE account_id = $1 AND created_at > $2 AND completed_at IS NULL
              ORDER BY created_at DESC LIMIT $3",
+            &[Param::Text(account_id), Param::Int(since), Param::Int(limit)],
+            usize::MAX,
         )
-        .bind(account_id)
-        .bind(since)
-        .bind(limit)
-        .fetch_all(&self.pool)
         .await
-        .map_err(db)?;
-        rows.iter().map(challenge).collect()
     }
 
     async fn insert_recovery_case(&self, c: &RecoveryCase, sealed: &[u8]) -> Result<bool> {
@@ -1035,7 +1192,7 @@ impl Store for SqlStore {
         )
         .bind(now)
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db)?;
         row.map(|r| r.try_get("account_id").map_err(db)).transpose()

@@ -102,9 +102,12 @@ impl<S: Store> Nidan<S> {
             }
             Typed::Digits(code) => code,
         };
+        let methods = self.store.methods(&account.id).await?;
         // A code texted or spoken for this sign-in attempt (any of the
-        // last three sent), spent atomically.
+        // last three sent), spent atomically. Accounts without a phone
+        // have none, and skip the write.
         if let Some(challenge_id) = challenge_id
+            && methods.iter().any(|m| m.active && m.phone.is_some())
             && self
                 .store
                 .use_sent_code_for_challenge(
@@ -120,7 +123,7 @@ impl<S: Store> Nidan<S> {
         let window = Window::symmetric(self.policy.totp_window);
         let now = u64::try_from(self.now()).unwrap_or(0);
         let mut replayed = None;
-        for method in self.store.methods(&account.id).await? {
+        for method in methods {
             if !method.active || method.kind != MethodKind::App {
                 continue;
             }
