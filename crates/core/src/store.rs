@@ -11,6 +11,17 @@ use crate::model::{
     RecoveryCase, RememberedBrowser, SentCode, Session,
 };
 
+/// The outcome of [`Store::claim_code_check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Claimed; this many tries are left in the attempt after this one.
+    Claimed(i64),
+    /// Another check of the account got there first.
+    Busy,
+    /// The attempt has no tries left, or is completed.
+    Exhausted,
+}
+
 /// Persistence for the domain. All times are Unix seconds.
 pub trait Store: Send + Sync + 'static {
     /// Inserts an account; `Ok(false)` if the email is taken.
@@ -108,7 +119,8 @@ pub trait Store: Send + Sync + 'static {
     /// Atomically takes one try from an open attempt; returns the tries
     /// left after it, or `None` if none were left or it was completed.
     fn take_attempt(&self, challenge_id: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
-    /// Atomically completes an open attempt. `Ok(false)` if it already was.
+    /// Atomically completes an open attempt (its try was taken by the
+    /// claim of the code that completes it). `Ok(false)` if it already was.
     fn complete_challenge(
         &self,
         challenge_id: &str,
@@ -230,17 +242,19 @@ pub trait Store: Send + Sync + 'static {
         roles: &[String],
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Claims the right to check one code (SPEC §4.5), counting it as a
-    /// failure until it proves right: atomically sets the failure count
-    /// from `seen_failures` to `seen_failures + 1` and the next allowed
-    /// check to `retry_at`, if the count is still `seen_failures`.
-    /// `Ok(false)` means another check got there first.
+    /// Claims the right to check one code (SPEC §4.5), in one transaction:
+    /// counts it as a failure of the account until it proves right
+    /// (failure count from `seen_failures` to `seen_failures + 1`, next
+    /// check not before `retry_at`, only if the count is still
+    /// `seen_failures`) and takes one try from the sign-in attempt
+    /// `challenge_id`. Both or neither.
     fn claim_code_check(
         &self,
         account_id: &str,
         seen_failures: i64,
         retry_at: Option<i64>,
-    ) -> impl Future<Output = Result<bool>> + Send;
+        challenge_id: &str,
+    ) -> impl Future<Output = Result<Claim>> + Send;
     /// A right code: the failure count and slow-down start again.
     fn clear_code_failures(&self, account_id: &str) -> impl Future<Output = Result<()>> + Send;
     /// Atomically marks the owner alerted at `at` unless already alerted

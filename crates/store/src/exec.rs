@@ -72,7 +72,7 @@ pub(crate) trait FromRow: Sized {
     fn from_row(row: &impl Columns) -> Result<Self>;
 }
 
-fn sqlite(e: rusqlite::Error) -> Error {
+pub(crate) fn sqlite(e: rusqlite::Error) -> Error {
     Error::Store(e.to_string())
 }
 
@@ -155,6 +155,26 @@ impl Sqlite {
             .lock()
             .map_err(|_| Error::Store("the writer connection was poisoned".into()))?;
         f(&conn)
+    }
+
+    /// Runs `f` in one immediate transaction on the writer; commits when it
+    /// says so (the second value), rolls back otherwise.
+    pub(crate) fn transaction<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, bool)>,
+    ) -> Result<T> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| Error::Store("the writer connection was poisoned".into()))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        let (value, commit) = f(&tx)?;
+        if commit {
+            tx.commit().map_err(sqlite)?;
+        }
+        Ok(value)
     }
 
     /// Runs a write; the rows it changed.

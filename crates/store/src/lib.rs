@@ -18,7 +18,7 @@ use nidan_core::model::{
     Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Event, EventFilter, Method,
     MethodKind, MethodRole, OutboxMessage, RecoveryCase, RememberedBrowser, SentCode, Session,
 };
-use nidan_core::store::Store;
+use nidan_core::store::{Claim, Store};
 
 use exec::{FromRow, Param};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -676,7 +676,7 @@ impl Store for SqlStore {
     async fn complete_challenge(&self, challenge_id: &str, at: i64) -> Result<bool> {
         let affected = self
             .exec(
-                "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND attempts_left > 0",
+                "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL",
                 &[Param::Int(at), Param::Text(challenge_id)],
             )
             .await?;
@@ -980,19 +980,62 @@ impl Store for SqlStore {
         account_id: &str,
         seen_failures: i64,
         retry_at: Option<i64>,
-    ) -> Result<bool> {
-        let affected = self
-            .exec(
-                "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
-                 WHERE id = $2 AND code_failures = $3",
-                &[
-                    Param::OptInt(retry_at),
-                    Param::Text(account_id),
-                    Param::Int(seen_failures),
-                ],
-            )
-            .await?;
-        Ok(affected == 1)
+        challenge_id: &str,
+    ) -> Result<Claim> {
+        const ACCOUNT: &str = "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
+             WHERE id = $2 AND code_failures = $3";
+        const ATTEMPT: &str = "UPDATE challenges SET attempts_left = attempts_left - 1
+             WHERE id = $1 AND attempts_left > 0 AND completed_at IS NULL RETURNING attempts_left";
+        let account = [
+            Param::OptInt(retry_at),
+            Param::Text(account_id),
+            Param::Int(seen_failures),
+        ];
+        let attempt = [Param::Text(challenge_id)];
+        if let Some(fast) = &self.fast {
+            return fast.transaction(|tx| {
+                let claimed = tx
+                    .prepare_cached(ACCOUNT)
+                    .and_then(|mut st| st.execute(rusqlite::params_from_iter(account.iter())))
+                    .map_err(exec::sqlite)?;
+                if claimed != 1 {
+                    return Ok((Claim::Busy, false));
+                }
+                let left: Option<i64> = tx
+                    .prepare_cached(ATTEMPT)
+                    .and_then(|mut st| {
+                        rusqlite::OptionalExtension::optional(
+                            st.query_row(rusqlite::params_from_iter(attempt.iter()), |r| r.get(0)),
+                        )
+                    })
+                    .map_err(exec::sqlite)?;
+                Ok(match left {
+                    Some(left) => (Claim::Claimed(left), true),
+                    None => (Claim::Exhausted, false),
+                })
+            });
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let claimed = exec::bind(sqlx::query(ACCOUNT), &account)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if claimed != 1 {
+            return Ok(Claim::Busy);
+        }
+        let left = exec::bind(sqlx::query(ATTEMPT), &attempt)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        match left {
+            Some(row) => {
+                let left = AttemptsLeft::from_row(&row)?.0;
+                tx.commit().await.map_err(db)?;
+                Ok(Claim::Claimed(left))
+            }
+            None => Ok(Claim::Exhausted),
+        }
     }
 
     async fn clear_code_failures(&self, account_id: &str) -> Result<()> {

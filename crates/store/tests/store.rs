@@ -12,6 +12,7 @@
 )]
 
 use nidan_core::Store;
+use nidan_core::store::Claim;
 use nidan_core::model::{
     Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Method, MethodKind, MethodRole,
     RecoveryCase,
@@ -146,12 +147,28 @@ async fn single_use_and_limits_hold_between_two_nodes() {
     .await;
     assert_eq!(done, 1);
 
-    // The lockout claim: of racing checks that all saw 0 failures, one wins.
+    // The lockout claim: of racing checks that all saw 0 failures, one
+    // wins, and it takes one try of the attempt with it.
+    let third = Challenge {
+        id: "c3".into(),
+        completed_at: None,
+        ..second
+    };
+    a.insert_challenge(&third, "token-hash-3").await.unwrap();
     let won = race(&a, &b, 16, |s| async move {
-        s.claim_code_check("acc1", 0, None).await.unwrap()
+        s.claim_code_check("acc1", 0, None, "c3").await.unwrap() == Claim::Claimed(4)
     })
     .await;
     assert_eq!(won, 1);
+    let guard = b.account_by_id("acc1").await.unwrap().unwrap().guard;
+    assert_eq!(guard.code_failures, 1);
+    let c3 = a.challenge_by_token("token-hash-3").await.unwrap().unwrap();
+    assert_eq!(c3.attempts_left, 4);
+    // Both or neither: an attempt with no tries left leaves the count alone.
+    assert_eq!(
+        a.claim_code_check("acc1", 1, None, "c1").await.unwrap(),
+        Claim::Exhausted
+    );
     let guard = b.account_by_id("acc1").await.unwrap().unwrap().guard;
     assert_eq!(guard.code_failures, 1);
 

@@ -17,7 +17,7 @@ use super::Nidan;
 use super::notices::Notice;
 use crate::error::{Error, Result};
 use crate::model::{Account, Challenge, Origin};
-use crate::store::Store;
+use crate::store::{Claim, Store};
 
 const DAY: i64 = 86_400;
 
@@ -32,11 +32,17 @@ pub fn slowdown_seconds(failures: i64, after: i64, max: i64) -> Option<i64> {
 }
 
 impl<S: Store> Nidan<S> {
-    /// Claims one code check for `account`, or says why not: locked, or
-    /// wait this long. The check counts as a failure until
-    /// [`Self::code_check_passed`] clears it, so a crash or a concurrent
-    /// request on another node can never get a free try.
-    pub(crate) async fn claim_code_check(&self, account: &Account) -> Result<()> {
+    /// Claims one code check for `account` in the sign-in attempt
+    /// `challenge_id`, or says why not: locked, wait this long, or the
+    /// attempt has no tries left. The check counts as a failure (and takes
+    /// the attempt's try) until [`Self::code_check_passed`] clears it, so a
+    /// crash or a concurrent request on another node never gets a free
+    /// try. The tries left after this one.
+    pub(crate) async fn claim_code_check(
+        &self,
+        account: &Account,
+        challenge_id: &str,
+    ) -> Result<i64> {
         let g = &account.guard;
         let p = &self.policy;
         if g.code_failures >= p.lockout_after_failures {
@@ -53,15 +59,15 @@ impl<S: Store> Nidan<S> {
         let next = g.code_failures + 1;
         let retry_at = slowdown_seconds(next, p.slowdown_after_failures, p.slowdown_max_seconds)
             .map(|wait| now + wait);
-        if self
+        match self
             .store
-            .claim_code_check(&account.id, g.code_failures, retry_at)
+            .claim_code_check(&account.id, g.code_failures, retry_at, challenge_id)
             .await?
         {
-            Ok(())
-        } else {
+            Claim::Claimed(left) => Ok(left),
             // Another check of this account is running right now.
-            Err(Error::SlowDown { retry_after: 1 })
+            Claim::Busy => Err(Error::SlowDown { retry_after: 1 }),
+            Claim::Exhausted => Err(Error::TooManyAttempts),
         }
     }
 

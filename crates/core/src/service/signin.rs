@@ -363,7 +363,7 @@ impl<S: Store> Nidan<S> {
             .account_by_id(&challenge.account_id)
             .await?
             .ok_or(Error::ChallengeExpired)?;
-        self.claim_code_check(&account).await?;
+        let left = self.claim_code_check(&account, &challenge.id).await?;
         let refused = match self
             .check_factor(&account, code, Some(&challenge.id))
             .await?
@@ -400,7 +400,6 @@ impl<S: Store> Nidan<S> {
             Err(refused) => refused,
         };
         self.code_check_failed(&account, origin).await?;
-        let left = self.store.take_attempt(&challenge.id).await?;
         match &refused {
             Refused::Replayed(name) => {
                 self.record(Some(&account.id), "code_replayed", origin, name)
@@ -412,7 +411,7 @@ impl<S: Store> Nidan<S> {
             }
         }
         match left {
-            Some(left) if left > 0 => match refused {
+            left if left > 0 => match refused {
                 Refused::Replayed(_) => Err(Error::CodeAlreadyUsed),
                 Refused::Wrong => Err(Error::WrongCode {
                     attempts_left: left,
