@@ -189,10 +189,15 @@ impl MasterKey {
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     areas: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Hashes started; an idle hasher frees its work areas.
+    started: Arc<std::sync::atomic::AtomicU64>,
     /// A hash verified when the email is unknown, so timing does not tell
     /// whether an account exists.
     dummy: Arc<String>,
 }
+
+/// How long an idle hasher keeps its work areas.
+const IDLE_AREAS: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -241,6 +246,7 @@ impl PasswordHasher {
         Ok(Self {
             permits: Arc::new(Semaphore::new(permits)),
             areas: Arc::new(Mutex::new(vec![area])),
+            started: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             dummy: Arc::new(dummy),
         })
     }
@@ -304,6 +310,24 @@ impl PasswordHasher {
         .map_err(|e| Error::Crypto(e.to_string()))?;
         if let Ok(mut areas) = self.areas.lock() {
             areas.push(area);
+        }
+        // Areas are kept while sign-ins keep coming, and freed once none
+        // has started for a few seconds, so an idle server is small.
+        let started = self
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let (counter, areas) = (self.started.clone(), self.areas.clone());
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                tokio::time::sleep(IDLE_AREAS).await;
+                if counter.load(std::sync::atomic::Ordering::Relaxed) == started
+                    && let Ok(mut areas) = areas.lock()
+                {
+                    areas.clear();
+                    areas.shrink_to_fit();
+                }
+            });
         }
         Ok(result)
     }
