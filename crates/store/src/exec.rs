@@ -158,23 +158,36 @@ impl Sqlite {
     }
 
     /// Runs `f` in one immediate transaction on the writer; commits when it
-    /// says so (the second value), rolls back otherwise.
+    /// says so (the second value), rolls back otherwise. BEGIN, COMMIT and
+    /// ROLLBACK are cached statements like the rest (rusqlite's own
+    /// `Transaction` parses them anew each time).
     pub(crate) fn transaction<T>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, bool)>,
+        f: impl FnOnce(&Connection) -> Result<(T, bool)>,
     ) -> Result<T> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| Error::Store("the writer connection was poisoned".into()))?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        let (value, commit) = f(&tx)?;
-        if commit {
-            tx.commit().map_err(sqlite)?;
-        }
-        Ok(value)
+        self.with_writer(|conn| {
+            let run = |sql: &str| -> Result<()> {
+                conn.prepare_cached(sql)
+                    .and_then(|mut st| st.execute([]))
+                    .map(|_| ())
+                    .map_err(sqlite)
+            };
+            run("BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok((value, true)) => match run("COMMIT") {
+                    Ok(()) => Ok(value),
+                    Err(e) => {
+                        let _ = run("ROLLBACK");
+                        Err(e)
+                    }
+                },
+                Ok((value, false)) => run("ROLLBACK").map(|()| value),
+                Err(e) => {
+                    let _ = run("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
     }
 
     /// Runs a write; the rows it changed.
