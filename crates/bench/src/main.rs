@@ -93,7 +93,8 @@ impl Conn {
         }
         let stream = tokio::net::TcpStream::connect(&host).await?;
         stream.set_nodelay(true)?;
-        let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (send, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::task::spawn_local(async move {
             let _ = connection.await;
         });
@@ -101,7 +102,12 @@ impl Conn {
     }
 
     /// POSTs JSON; the status and the body.
-    async fn post(&mut self, path: &str, body: &Value, token: Option<&str>) -> anyhow::Result<(u16, Bytes)> {
+    async fn post(
+        &mut self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> anyhow::Result<(u16, Bytes)> {
         self.send.ready().await?;
         let mut req = hyper::Request::post(path)
             .header(hyper::header::HOST, &self.host)
@@ -118,7 +124,12 @@ impl Conn {
         Ok((status, bytes))
     }
 
-    async fn post_json(&mut self, path: &str, body: &Value, token: Option<&str>) -> anyhow::Result<Value> {
+    async fn post_json(
+        &mut self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> anyhow::Result<Value> {
         let (status, bytes) = self.post(path, body, token).await?;
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status != 200 {
@@ -129,7 +140,9 @@ impl Conn {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// One authenticator app of an account, and the last step used on it.
@@ -174,7 +187,10 @@ impl Account {
             })
             .collect();
         loop {
-            self.seed = self.seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            self.seed = self
+                .seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let code = format!("{:06}", (self.seed >> 33) % 1_000_000);
             if !valid.contains(&code) {
                 return code;
@@ -187,32 +203,57 @@ impl Account {
 async fn create_account(conn: &mut Conn, run: u64, i: usize) -> anyhow::Result<Account> {
     let email = format!("bench-{run}-{i}@example.com");
     let signed = conn
-        .post_json("/api/v1/signup", &json!({"email": email, "password": PASSWORD}), None)
+        .post_json(
+            "/api/v1/signup",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
         .await?;
-    let token = signed["token"].as_str().context("token")?.to_owned();
+    let token = signed.get("token").and_then(Value::as_str).context("token")?.to_owned();
     let mut apps = Vec::new();
     for (role, name) in [("primary", "Phone"), ("backup", "kagi")] {
         let app = conn
-            .post_json("/api/v1/wizard/apps", &json!({"role": role, "name": name}), Some(&token))
+            .post_json(
+                "/api/v1/wizard/apps",
+                &json!({"role": role, "name": name}),
+                Some(&token),
+            )
             .await?;
-        let secret = Secret::from_base32(app["secret"].as_str().context("secret")?)?;
-        let id = app["method_id"].as_str().context("method_id")?;
+        let secret = Secret::from_base32(app.get("secret").and_then(Value::as_str).context("secret")?)?;
+        let id = app.get("method_id").and_then(Value::as_str).context("method_id")?;
         let step = now() / 30;
         let code = Totp::default().generate_at(&secret, Step(step));
-        conn.post_json(&format!("/api/v1/wizard/apps/{id}/confirm"), &json!({"code": code}), Some(&token))
-            .await?;
-        apps.push(App { secret, last_step: step });
+        conn.post_json(
+            &format!("/api/v1/wizard/apps/{id}/confirm"),
+            &json!({"code": code}),
+            Some(&token),
+        )
+        .await?;
+        apps.push(App {
+            secret,
+            last_step: step,
+        });
     }
-    conn.post_json("/api/v1/wizard/enable", &json!({}), Some(&token)).await?;
-    Ok(Account { email, apps, challenges: Vec::new(), seed: run ^ (i as u64).wrapping_mul(0x9E37_79B9) })
+    conn.post_json("/api/v1/wizard/enable", &json!({}), Some(&token))
+        .await?;
+    Ok(Account {
+        email,
+        apps,
+        challenges: Vec::new(),
+        seed: run ^ (i as u64).wrapping_mul(0x9E37_79B9),
+    })
 }
 
 /// The password step; the challenge token.
 async fn challenge(conn: &mut Conn, email: &str) -> anyhow::Result<String> {
     let step = conn
-        .post_json("/api/v1/signin", &json!({"email": email, "password": PASSWORD}), None)
+        .post_json(
+            "/api/v1/signin",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
         .await?;
-    Ok(step["challenge"].as_str().context("challenge")?.to_owned())
+    Ok(step.get("challenge").and_then(Value::as_str).context("challenge")?.to_owned())
 }
 
 /// Latencies of one kind of request, and the statuses seen.
@@ -306,7 +347,9 @@ where
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, run(args))
 }
@@ -362,7 +405,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "setup: {} accounts{} in {:.1} s",
         accounts.len(),
         if args.scenario == Scenario::Code {
-            format!(", {} sign-in attempts", accounts.len() * args.attempts_per_account)
+            format!(
+                ", {} sign-in attempts",
+                accounts.len() * args.attempts_per_account
+            )
         } else {
             String::new()
         },
@@ -376,7 +422,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             s.push(a);
         }
     }
-    let shares: Vec<Arc<Mutex<Vec<Account>>>> = shares.into_iter().map(|s| Arc::new(Mutex::new(s))).collect();
+    let shares: Vec<Arc<Mutex<Vec<Account>>>> = shares
+        .into_iter()
+        .map(|s| Arc::new(Mutex::new(s)))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let started = Instant::now();
     let wrong = args.wrong;
@@ -388,8 +437,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let mut first = Tally::default();
             let mut second = Tally::default();
             match scenario {
-                Scenario::Code => code_loop(&mut conn, &mut mine, wrong, deadline, &mut first, &mut second).await?,
-                Scenario::Signin => signin_loop(&mut conn, &mut mine, deadline, &mut first, &mut second).await?,
+                Scenario::Code => {
+                    code_loop(
+                        &mut conn,
+                        &mut mine,
+                        wrong,
+                        deadline,
+                        &mut first,
+                        &mut second,
+                    )
+                    .await?
+                }
+                Scenario::Signin => {
+                    signin_loop(&mut conn, &mut mine, deadline, &mut first, &mut second).await?
+                }
             }
             Ok((first, second))
         }
@@ -466,7 +527,13 @@ async fn code_loop(
                 }
                 let code = account.wrong_code();
                 let t = Instant::now();
-                let (status, _) = conn.post("/api/v1/signin/code", &json!({"challenge": token, "code": code}), None).await?;
+                let (status, _) = conn
+                    .post(
+                        "/api/v1/signin/code",
+                        &json!({"challenge": token, "code": code}),
+                        None,
+                    )
+                    .await?;
                 wrong_tally.record(t, status);
             }
             if Instant::now() >= deadline {
@@ -475,13 +542,25 @@ async fn code_loop(
             match account.right_code() {
                 Some(code) => {
                     let t = Instant::now();
-                    let (status, _) = conn.post("/api/v1/signin/code", &json!({"challenge": token, "code": code}), None).await?;
+                    let (status, _) = conn
+                        .post(
+                            "/api/v1/signin/code",
+                            &json!({"challenge": token, "code": code}),
+                            None,
+                        )
+                        .await?;
                     right_tally.record(t, status);
                 }
                 None => {
                     let code = account.wrong_code();
                     let t = Instant::now();
-                    let (status, _) = conn.post("/api/v1/signin/code", &json!({"challenge": token, "code": code}), None).await?;
+                    let (status, _) = conn
+                        .post(
+                            "/api/v1/signin/code",
+                            &json!({"challenge": token, "code": code}),
+                            None,
+                        )
+                        .await?;
                     wrong_tally.record(t, status);
                 }
             }
@@ -513,15 +592,25 @@ async fn signin_loop(
             signed_any = true;
             let t = Instant::now();
             let (status, body) = conn
-                .post("/api/v1/signin", &json!({"email": account.email, "password": PASSWORD}), None)
+                .post(
+                    "/api/v1/signin",
+                    &json!({"email": account.email, "password": PASSWORD}),
+                    None,
+                )
                 .await?;
             password_tally.record(t, status);
             let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let Some(token) = value["challenge"].as_str() else {
+            let Some(token) = value.get("challenge").and_then(Value::as_str) else {
                 continue;
             };
             let t = Instant::now();
-            let (status, _) = conn.post("/api/v1/signin/code", &json!({"challenge": token, "code": code}), None).await?;
+            let (status, _) = conn
+                .post(
+                    "/api/v1/signin/code",
+                    &json!({"challenge": token, "code": code}),
+                    None,
+                )
+                .await?;
             code_tally.record(t, status);
         }
         if !signed_any {

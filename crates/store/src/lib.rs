@@ -104,7 +104,10 @@ impl SqlStore {
                     .execute(&writer)
                     .await
                     .map_err(db)?;
-                (options(max_connections).connect(&url).await.map_err(db)?, writer)
+                (
+                    options(max_connections).connect(&url).await.map_err(db)?,
+                    writer,
+                )
             }
             Backend::Postgres => {
                 let pool = options(max_connections).connect(&url).await.map_err(db)?;
@@ -156,10 +159,7 @@ pub(crate) trait Columns {
 
 /// A Rust type a column can be read as, from either driver.
 pub(crate) trait FromColumn:
-    Sized
-    + for<'r> sqlx::Decode<'r, sqlx::Any>
-    + sqlx::Type<sqlx::Any>
-    + rusqlite::types::FromSql
+    Sized + for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
 {
 }
 
@@ -436,8 +436,11 @@ impl Store for SqlStore {
     }
 
     async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
-        self.row("SELECT * FROM accounts WHERE email = $1", &[Param::Text(email)])
-            .await
+        self.row(
+            "SELECT * FROM accounts WHERE email = $1",
+            &[Param::Text(email)],
+        )
+        .await
     }
 
     async fn account_by_id(&self, id: &str) -> Result<Option<Account>> {
@@ -982,7 +985,8 @@ impl Store for SqlStore {
         retry_at: Option<i64>,
         challenge_id: &str,
     ) -> Result<Claim> {
-        const ACCOUNT: &str = "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
+        const ACCOUNT: &str =
+            "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
              WHERE id = $2 AND code_failures = $3";
         const ATTEMPT: &str = "UPDATE challenges SET attempts_left = attempts_left - 1
              WHERE id = $1 AND attempts_left > 0 AND completed_at IS NULL RETURNING attempts_left";

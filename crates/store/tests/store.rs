@@ -12,11 +12,11 @@
 )]
 
 use nidan_core::Store;
-use nidan_core::store::Claim;
 use nidan_core::model::{
     Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Method, MethodKind, MethodRole,
     RecoveryCase,
 };
+use nidan_core::store::Claim;
 use nidan_store::SqlStore;
 
 /// Two stores (two pools, as two nodes would have) on one fresh database.

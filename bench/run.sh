@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The sign-in benchmark on loopback: release `nidan serve` on the embedded
+# SQLite (one node) and on PostgreSQL (one and two nodes), driven by
+# `nidan-bench` (crates/bench). Two scenarios each:
+#   code   - the code step alone, 64 connections, wrong and right codes over
+#            many accounts (each attempt: 63 wrong codes, then a right one
+#            when the account has an unused TOTP step)
+#   signin - password step then code step, 16 connections: the split shows
+#            the sign-in is bounded by the password hash
+# Each run is bounded (DURATION seconds, default 20); servers are stopped on exit.
+# Usage: bench/run.sh [sqlite|postgres|all]   (PostgreSQL: 127.0.0.1:5432, database test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHICH=${1:-all}
+DURATION=${DURATION:-20}
+PG=${NIDAN_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
+cargo build --release --quiet -p nidan-server -p nidan-bench
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# The policy the benchmark runs under: two apps per account, up to 64 codes
+# per attempt, and no slow-down before the (maximal) lockout at 100, so the
+# same code check is measured on every request instead of a 429.
+export NIDAN_LOG=warn NIDAN_POLICY__BACKUP_RULE=any_other_method NIDAN_POLICY__MAX_CODE_ATTEMPTS=64 \
+       NIDAN_POLICY__SLOWDOWN_AFTER_FAILURES=100 NIDAN_POLICY__LOCKOUT_AFTER_FAILURES=100
+NIDAN_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+export NIDAN_MASTER_KEY
+
+start_nodes() { # $1 = database URL, $2 = how many nodes; sets TARGETS
+    local url=$1 n=$2
+    TARGETS=()
+    for i in $(seq 1 "$n"); do
+        local port=$((18180 + i)) dir="$WORK/node$i"
+        mkdir -p "$dir"
+        NIDAN_DATABASE_URL=$url target/release/nidan serve --listen "127.0.0.1:$port" --data-dir "$dir" >"$dir/log" 2>&1 &
+        PIDS+=($!)
+        for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+        TARGETS+=(--target "http://127.0.0.1:$port")
+    done
+}
+
+stop_nodes() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    PIDS=()
+}
+
+# Largest resident set of the nodes, sampled every second while $1 runs.
+watch_rss() {
+    local max=0 r
+    while kill -0 "$1" 2>/dev/null; do
+        for p in "${PIDS[@]}"; do
+            r=$(ps -o rss= -p "$p" 2>/dev/null || echo 0)
+            ((r > max)) && max=$r
+        done
+        sleep 1
+    done
+    echo "$max"
+}
+
+run() { # $1 = label, $2 = database URL, $3 = nodes, $4 = scenario, $5 = connections, $6 = accounts
+    start_nodes "$2" "$3"
+    target/release/nidan-bench "${TARGETS[@]}" --scenario "$4" --connections "$5" --accounts "$6" \
+        --duration "$DURATION" --label "$1" >"$WORK/out" 2>"$WORK/err" &
+    local bench=$!
+    # Sample memory from the measured run on (setup hashes passwords with
+    # Argon2 work areas of 19 MiB each, freed 5 s after the last hash).
+    while kill -0 $bench 2>/dev/null && ! grep -q '^setup' "$WORK/err"; do sleep 0.5; done
+    cat "$WORK/err"
+    sleep 6
+    local rss
+    rss=$(watch_rss $bench)
+    wait $bench || { cat "$WORK/err"; exit 1; }
+    grep -v '^{' "$WORK/out"
+    echo "server RSS during the run, max over nodes sampled each second from 6 s in: $((rss / 1024)) MiB"
+    echo
+    stop_nodes
+}
+
+fresh_schema() {
+    local schema="bench_$RANDOM$RANDOM"
+    psql "$PG" -qc "CREATE SCHEMA $schema" >/dev/null
+    SCHEMA_URL="$PG?options=-c%20search_path%3D$schema"
+}
+
+if [[ $WHICH == sqlite || $WHICH == all ]]; then
+    run "sqlite, 1 node" "sqlite://$WORK/code.db" 1 code 64 400
+    run "sqlite, 1 node" "sqlite://$WORK/signin.db" 1 signin 16 600
+fi
+if [[ $WHICH == postgres || $WHICH == all ]]; then
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 code 64 400
+    fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 code 64 400
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 signin 16 600
+    fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 signin 16 600
+fi
