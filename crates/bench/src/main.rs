@@ -54,6 +54,12 @@ struct Args {
     /// server's policy.max_code_attempts).
     #[arg(long, default_value_t = 63)]
     wrong: usize,
+    /// The server's policy.max_code_attempts.
+    #[arg(long, default_value_t = 64)]
+    tries: usize,
+    /// The server's policy.lockout_after_failures: no account is driven to it.
+    #[arg(long, default_value_t = 100)]
+    lockout: usize,
     /// Concurrent connections during the measured run.
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -155,7 +161,10 @@ struct App {
 struct Account {
     email: String,
     apps: Vec<App>,
-    challenges: Vec<String>,
+    /// Prepared sign-in attempts and the tries each has left.
+    challenges: Vec<(String, usize)>,
+    /// Wrong codes in a row (the server locks code entry at `--lockout`).
+    failures: usize,
     /// A small generator for wrong codes.
     seed: u64,
 }
@@ -209,7 +218,11 @@ async fn create_account(conn: &mut Conn, run: u64, i: usize) -> anyhow::Result<A
             None,
         )
         .await?;
-    let token = signed.get("token").and_then(Value::as_str).context("token")?.to_owned();
+    let token = signed
+        .get("token")
+        .and_then(Value::as_str)
+        .context("token")?
+        .to_owned();
     let mut apps = Vec::new();
     for (role, name) in [("primary", "Phone"), ("backup", "kagi")] {
         let app = conn
@@ -219,8 +232,15 @@ async fn create_account(conn: &mut Conn, run: u64, i: usize) -> anyhow::Result<A
                 Some(&token),
             )
             .await?;
-        let secret = Secret::from_base32(app.get("secret").and_then(Value::as_str).context("secret")?)?;
-        let id = app.get("method_id").and_then(Value::as_str).context("method_id")?;
+        let secret = Secret::from_base32(
+            app.get("secret")
+                .and_then(Value::as_str)
+                .context("secret")?,
+        )?;
+        let id = app
+            .get("method_id")
+            .and_then(Value::as_str)
+            .context("method_id")?;
         let step = now() / 30;
         let code = Totp::default().generate_at(&secret, Step(step));
         conn.post_json(
@@ -240,6 +260,7 @@ async fn create_account(conn: &mut Conn, run: u64, i: usize) -> anyhow::Result<A
         email,
         apps,
         challenges: Vec::new(),
+        failures: 0,
         seed: run ^ (i as u64).wrapping_mul(0x9E37_79B9),
     })
 }
@@ -253,7 +274,11 @@ async fn challenge(conn: &mut Conn, email: &str) -> anyhow::Result<String> {
             None,
         )
         .await?;
-    Ok(step.get("challenge").and_then(Value::as_str).context("challenge")?.to_owned())
+    Ok(step
+        .get("challenge")
+        .and_then(Value::as_str)
+        .context("challenge")?
+        .to_owned())
 }
 
 /// Latencies of one kind of request, and the statuses seen.
@@ -374,6 +399,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.scenario == Scenario::Code {
         let shared = Arc::new(Mutex::new(std::mem::take(&mut accounts)));
         let attempts = args.attempts_per_account;
+        let tries = args.tries;
         on_connections(&args.targets, 8, |c, mut conn| {
             let shared = shared.clone();
             async move {
@@ -388,7 +414,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     };
                     let mut tokens = Vec::new();
                     for _ in 0..attempts {
-                        tokens.push(challenge(&mut conn, &email).await?);
+                        tokens.push((challenge(&mut conn, &email).await?, tries));
                     }
                     if let Some(a) = shared.lock().await.get_mut(i) {
                         a.challenges = tokens;
@@ -429,6 +455,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let started = Instant::now();
     let wrong = args.wrong;
+    let lockout = args.lockout;
     let scenario = args.scenario;
     let results = on_connections(&args.targets, args.connections, |c, mut conn| {
         let share = shares.get(c).cloned().unwrap_or_default();
@@ -441,7 +468,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     code_loop(
                         &mut conn,
                         &mut mine,
-                        wrong,
+                        (wrong, lockout),
                         deadline,
                         &mut first,
                         &mut second,
@@ -503,25 +530,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The code step alone: per attempt, `wrong` wrong codes then a right one
-/// when a step is free (else one more wrong), until the deadline or the
-/// prepared attempts run out.
+/// The code step alone: per attempt, up to `wrong` wrong codes, then a
+/// right one when the account has an unused step; otherwise the attempt is
+/// set aside with its tries left for a later step. No account is driven to
+/// the lockout (`limits.1`): a right code starts its count again.
 async fn code_loop(
     conn: &mut Conn,
     accounts: &mut [Account],
-    wrong: usize,
+    limits: (usize, usize),
     deadline: Instant,
     wrong_tally: &mut Tally,
     right_tally: &mut Tally,
 ) -> anyhow::Result<()> {
+    let (wrong, lockout) = limits;
     loop {
         let mut any = false;
+        let mut sent = false;
         for account in accounts.iter_mut() {
-            let Some(token) = account.challenges.pop() else {
+            let Some((token, mut tries)) = account.challenges.pop() else {
                 continue;
             };
             any = true;
-            for _ in 0..wrong {
+            let n = wrong
+                .min(tries.saturating_sub(1))
+                .min(lockout.saturating_sub(1 + account.failures));
+            for _ in 0..n {
                 if Instant::now() >= deadline {
                     return Ok(());
                 }
@@ -535,6 +568,9 @@ async fn code_loop(
                     )
                     .await?;
                 wrong_tally.record(t, status);
+                account.failures += 1;
+                tries -= 1;
+                sent = true;
             }
             if Instant::now() >= deadline {
                 return Ok(());
@@ -550,24 +586,20 @@ async fn code_loop(
                         )
                         .await?;
                     right_tally.record(t, status);
+                    account.failures = 0;
+                    sent = true;
                 }
-                None => {
-                    let code = account.wrong_code();
-                    let t = Instant::now();
-                    let (status, _) = conn
-                        .post(
-                            "/api/v1/signin/code",
-                            &json!({"challenge": token, "code": code}),
-                            None,
-                        )
-                        .await?;
-                    wrong_tally.record(t, status);
-                }
+                // No step free now: keep the attempt for later.
+                None => account.challenges.insert(0, (token, tries)),
             }
         }
         if !any {
             eprintln!("a connection used all its prepared attempts before the deadline");
             return Ok(());
+        }
+        if !sent {
+            // Every owned account waits for the next TOTP step.
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

@@ -18,8 +18,8 @@
 //! ([`crate::Columns`]) serve both drivers.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nidan_core::error::{Error, Result};
 use rusqlite::types::ToSqlOutput;
@@ -49,6 +49,46 @@ impl rusqlite::ToSql for Param<'_> {
             Self::OptText(o) => o.to_sql(),
         }
     }
+}
+
+/// A [`Param`] that owns its value, to travel to the batch that writes it.
+#[derive(Debug, Clone)]
+pub(crate) enum Owned {
+    /// Text.
+    Text(String),
+    /// An integer.
+    Int(i64),
+    /// An integer or NULL.
+    OptInt(Option<i64>),
+    /// Text or NULL.
+    OptText(Option<String>),
+}
+
+impl From<&Param<'_>> for Owned {
+    fn from(p: &Param<'_>) -> Self {
+        match *p {
+            Param::Text(s) => Self::Text(s.to_owned()),
+            Param::Int(i) => Self::Int(i),
+            Param::OptInt(o) => Self::OptInt(o),
+            Param::OptText(o) => Self::OptText(o.map(str::to_owned)),
+        }
+    }
+}
+
+impl rusqlite::ToSql for Owned {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Self::Text(s) => s.to_sql(),
+            Self::Int(i) => i.to_sql(),
+            Self::OptInt(o) => o.to_sql(),
+            Self::OptText(o) => o.to_sql(),
+        }
+    }
+}
+
+/// Owned copies of `params`.
+pub(crate) fn owned(params: &[Param<'_>]) -> Vec<Owned> {
+    params.iter().map(Owned::from).collect()
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -81,7 +121,17 @@ pub(crate) struct Sqlite {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
+    /// Writes waiting for the next group commit.
+    queue: Mutex<Vec<Op>>,
+    /// Whether a task is running group commits now.
+    leading: AtomicBool,
 }
+
+/// A queued write: runs inside the group's transaction (in a savepoint of
+/// its own) and returns how to hand over its result once the group's
+/// COMMIT has succeeded (`None`) or failed.
+type Op = Box<dyn FnOnce(&Connection) -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce(Option<&str>) + Send>;
 
 impl std::fmt::Debug for Sqlite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +176,8 @@ impl Sqlite {
                 .map(|_| open(path).map(Mutex::new))
                 .collect::<Result<_>>()?,
             next: AtomicUsize::new(0),
+            queue: Mutex::new(Vec::new()),
+            leading: AtomicBool::new(false),
         })
     }
 
@@ -149,83 +201,187 @@ impl Sqlite {
         f(&conn)
     }
 
-    fn with_writer<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self
-            .writer
+    /// Runs `op` as one write: in a savepoint of its own inside a group
+    /// commit, kept when it says so (the second value), rolled back to
+    /// the savepoint otherwise. The result is handed back only after the
+    /// group's COMMIT, so a caller never acts on a write that is not
+    /// durable.
+    ///
+    /// Group commit: under load, many requests want to write at once and
+    /// a commit (WAL append, locks, index update) costs more than the
+    /// statements. The first writer to find no group running leads: it
+    /// takes every queued write, runs them in order in one transaction
+    /// and commits once, and repeats while writes keep arriving. The
+    /// others wait for their result. Writes are still applied one after
+    /// another on one connection, so every conditional UPDATE decides
+    /// exactly as if each had committed alone.
+    pub(crate) async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        op: impl FnOnce(&Connection) -> Result<(T, bool)> + Send + 'static,
+    ) -> Result<T> {
+        let (send, receive) = tokio::sync::oneshot::channel::<Result<T>>();
+        let queued: Op = Box::new(move |conn| {
+            let outcome = savepoint(conn, op);
+            Box::new(move |commit_failed: Option<&str>| {
+                let result = match (outcome, commit_failed) {
+                    (Ok(value), None) => Ok(value),
+                    (Ok(_), Some(why)) => Err(Error::Store(why.to_owned())),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = send.send(result);
+            })
+        });
+        self.queue
             .lock()
-            .map_err(|_| Error::Store("the writer connection was poisoned".into()))?;
-        f(&conn)
+            .map_err(|_| Error::Store("the write queue was poisoned".into()))?
+            .push(queued);
+        self.lead();
+        receive
+            .await
+            .map_err(|_| Error::Store("the database could not begin a write transaction".into()))?
     }
 
-    /// Runs `f` in one immediate transaction on the writer; commits when it
-    /// says so (the second value), rolls back otherwise. BEGIN, COMMIT and
-    /// ROLLBACK are cached statements like the rest (rusqlite's own
-    /// `Transaction` parses them anew each time).
-    pub(crate) fn transaction<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<(T, bool)>,
-    ) -> Result<T> {
-        self.with_writer(|conn| {
-            let run = |sql: &str| -> Result<()> {
-                conn.prepare_cached(sql)
-                    .and_then(|mut st| st.execute([]))
-                    .map(|_| ())
-                    .map_err(sqlite)
-            };
-            run("BEGIN IMMEDIATE")?;
-            match f(conn) {
-                Ok((value, true)) => match run("COMMIT") {
-                    Ok(()) => Ok(value),
-                    Err(e) => {
-                        let _ = run("ROLLBACK");
-                        Err(e)
-                    }
-                },
-                Ok((value, false)) => run("ROLLBACK").map(|()| value),
-                Err(e) => {
-                    let _ = run("ROLLBACK");
-                    Err(e)
+    /// Commits the queued writes as one group, unless another task is
+    /// already doing so. One group per call: if more writes arrived
+    /// meanwhile, the next group is led from the blocking pool, so no
+    /// request waits behind groups that are not its own.
+    fn lead(self: &Arc<Self>) {
+        if self
+            .leading
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // The leader looks at the queue again after its group.
+            return;
+        }
+        let batch = match self.queue.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        if !batch.is_empty() {
+            self.commit_group(batch);
+        }
+        self.leading.store(false, Ordering::Release);
+        let waiting = self.queue.lock().map(|q| !q.is_empty()).unwrap_or(false);
+        if waiting {
+            let next = self.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn_blocking(move || next.lead());
                 }
+                Err(_) => next.lead(),
             }
-        })
+        }
+    }
+
+    fn commit_group(&self, batch: Vec<Op>) {
+        let run = |conn: &Connection, sql: &str| -> std::result::Result<(), String> {
+            conn.prepare_cached(sql)
+                .and_then(|mut st| st.execute([]))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        // Without a transaction no write runs: dropping them tells each
+        // waiting caller so (its result channel closes).
+        let Ok(conn) = self.writer.lock() else {
+            drop(batch);
+            return;
+        };
+        if run(&conn, "BEGIN IMMEDIATE").is_err() {
+            drop(batch);
+            return;
+        }
+        let delivers: Vec<Deliver> = batch.into_iter().map(|op| op(&conn)).collect();
+        match run(&conn, "COMMIT") {
+            Ok(()) => delivers.into_iter().for_each(|d| d(None)),
+            Err(why) => {
+                let _ = run(&conn, "ROLLBACK");
+                delivers.into_iter().for_each(|d| d(Some(&why)));
+            }
+        }
     }
 
     /// Runs a write; the rows it changed.
-    pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
-        self.with_writer(|c| {
+    pub(crate) async fn execute(
+        self: &Arc<Self>,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64> {
+        let params = owned(params);
+        self.write(move |c| {
             let mut stmt = c.prepare_cached(sql).map_err(sqlite)?;
             let n = stmt
                 .execute(rusqlite::params_from_iter(params.iter()))
                 .map_err(sqlite)?;
-            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+            Ok((u64::try_from(n).unwrap_or(u64::MAX), true))
         })
+        .await
     }
 
-    /// Reads rows (on a reader) or runs a write returning rows (on the writer).
-    pub(crate) fn query<T: FromRow>(
+    /// Runs a write that returns rows (`UPDATE … RETURNING`), at most `limit`.
+    pub(crate) async fn write_rows<T: FromRow + Send + 'static>(
+        self: &Arc<Self>,
+        sql: &'static str,
+        params: &[Param<'_>],
+        limit: usize,
+    ) -> Result<Vec<T>> {
+        let params = owned(params);
+        self.write(move |c| Ok((collect_rows(c, sql, &params, limit)?, true)))
+            .await
+    }
+
+    /// Reads rows on a reader connection, at most `limit`.
+    pub(crate) fn read_rows<T: FromRow>(
         &self,
-        write: bool,
         sql: &str,
         params: &[Param<'_>],
         limit: usize,
     ) -> Result<Vec<T>> {
-        let run = |c: &Connection| -> Result<Vec<T>> {
-            let mut stmt = c.prepare_cached(sql).map_err(sqlite)?;
-            let mut rows = stmt
-                .query(rusqlite::params_from_iter(params.iter()))
-                .map_err(sqlite)?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(sqlite)? {
-                if out.len() < limit {
-                    out.push(T::from_row(row)?);
-                }
-            }
-            Ok(out)
-        };
-        if write {
-            self.with_writer(run)
-        } else {
-            self.with_reader(run)
+        self.with_reader(|c| collect_rows(c, sql, params, limit))
+    }
+}
+
+/// The rows of a statement, at most `limit` (all are stepped through, so a
+/// write with `RETURNING` completes).
+fn collect_rows<T: FromRow>(
+    c: &Connection,
+    sql: &str,
+    params: &[impl rusqlite::ToSql],
+    limit: usize,
+) -> Result<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql).map_err(sqlite)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(sqlite)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        if out.len() < limit {
+            out.push(T::from_row(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `op` in a savepoint: released when it keeps its work, rolled back
+/// to (and released) when it does not or fails.
+fn savepoint<T>(conn: &Connection, op: impl FnOnce(&Connection) -> Result<(T, bool)>) -> Result<T> {
+    let run = |sql: &str| -> Result<()> {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(|_| ())
+            .map_err(sqlite)
+    };
+    run("SAVEPOINT nidan_write")?;
+    match op(conn) {
+        Ok((value, true)) => run("RELEASE nidan_write").map(|()| value),
+        Ok((value, false)) => {
+            run("ROLLBACK TO nidan_write")?;
+            run("RELEASE nidan_write").map(|()| value)
+        }
+        Err(e) => {
+            let _ = run("ROLLBACK TO nidan_write");
+            let _ = run("RELEASE nidan_write");
+            Err(e)
         }
     }
 }

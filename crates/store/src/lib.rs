@@ -331,7 +331,7 @@ impl SqlStore {
     /// A write on the backend's driver; the rows it changed.
     async fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
         match &self.fast {
-            Some(fast) => fast.execute(sql, params),
+            Some(fast) => fast.execute(sql, params).await,
             None => exec::bind(sqlx::query(sql), params)
                 .execute(&self.writer)
                 .await
@@ -341,7 +341,7 @@ impl SqlStore {
     }
 
     /// Rows of a read, or of a write with `RETURNING` (`write`), at most `limit`.
-    async fn rows<T: FromRow>(
+    async fn rows<T: FromRow + Send + 'static>(
         &self,
         write: bool,
         sql: &'static str,
@@ -349,7 +349,8 @@ impl SqlStore {
         limit: usize,
     ) -> Result<Vec<T>> {
         match &self.fast {
-            Some(fast) => fast.query(write, sql, params, limit),
+            Some(fast) if write => fast.write_rows(sql, params, limit).await,
+            Some(fast) => fast.read_rows(sql, params, limit),
             None => {
                 let pool = if write { &self.writer } else { &self.pool };
                 exec::bind(sqlx::query(sql), params)
@@ -365,7 +366,11 @@ impl SqlStore {
     }
 
     /// The first row of a read, if any.
-    async fn row<T: FromRow>(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<T>> {
+    async fn row<T: FromRow + Send + 'static>(
+        &self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Option<T>> {
         Ok(self.rows(false, sql, params, 1).await?.into_iter().next())
     }
 }
@@ -997,27 +1002,32 @@ impl Store for SqlStore {
         ];
         let attempt = [Param::Text(challenge_id)];
         if let Some(fast) = &self.fast {
-            return fast.transaction(|tx| {
-                let claimed = tx
-                    .prepare_cached(ACCOUNT)
-                    .and_then(|mut st| st.execute(rusqlite::params_from_iter(account.iter())))
-                    .map_err(exec::sqlite)?;
-                if claimed != 1 {
-                    return Ok((Claim::Busy, false));
-                }
-                let left: Option<i64> = tx
-                    .prepare_cached(ATTEMPT)
-                    .and_then(|mut st| {
-                        rusqlite::OptionalExtension::optional(
-                            st.query_row(rusqlite::params_from_iter(attempt.iter()), |r| r.get(0)),
-                        )
+            let (account, attempt) = (exec::owned(&account), exec::owned(&attempt));
+            return fast
+                .write(move |tx| {
+                    let claimed = tx
+                        .prepare_cached(ACCOUNT)
+                        .and_then(|mut st| st.execute(rusqlite::params_from_iter(account.iter())))
+                        .map_err(exec::sqlite)?;
+                    if claimed != 1 {
+                        return Ok((Claim::Busy, false));
+                    }
+                    let left: Option<i64> = tx
+                        .prepare_cached(ATTEMPT)
+                        .and_then(|mut st| {
+                            rusqlite::OptionalExtension::optional(
+                                st.query_row(rusqlite::params_from_iter(attempt.iter()), |r| {
+                                    r.get(0)
+                                }),
+                            )
+                        })
+                        .map_err(exec::sqlite)?;
+                    Ok(match left {
+                        Some(left) => (Claim::Claimed(left), true),
+                        None => (Claim::Exhausted, false),
                     })
-                    .map_err(exec::sqlite)?;
-                Ok(match left {
-                    Some(left) => (Claim::Claimed(left), true),
-                    None => (Claim::Exhausted, false),
                 })
-            });
+                .await;
         }
         let mut tx = self.writer.begin().await.map_err(db)?;
         let claimed = exec::bind(sqlx::query(ACCOUNT), &account)
