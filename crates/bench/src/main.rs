@@ -66,6 +66,12 @@ struct Args {
     /// Seconds of measured run.
     #[arg(long, default_value_t = 20)]
     duration: u64,
+    /// Requests per second for the whole run, spread evenly over the
+    /// connections (code scenario); latency is then measured from when each
+    /// request was due, as wrk2 does, so falling behind shows in the tail.
+    /// Without it every connection sends as fast as answers come back.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Label printed with the results (e.g. "sqlite, 1 node").
     #[arg(long, default_value = "")]
     label: String,
@@ -281,6 +287,42 @@ async fn challenge(conn: &mut Conn, email: &str) -> anyhow::Result<String> {
         .to_owned())
 }
 
+/// When each request of one connection is due, at a fixed rate.
+struct Pacer {
+    interval: Option<Duration>,
+    next: Instant,
+}
+
+impl Pacer {
+    /// The pacer of connection `index` of `connections`: starts are
+    /// staggered so the connections do not send in bursts.
+    fn new(rate: Option<f64>, connections: usize, index: usize) -> Self {
+        let interval = rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(connections as f64 / r));
+        let offset = interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(index as f64 / connections.max(1) as f64)
+        });
+        Self {
+            interval,
+            next: Instant::now() + offset,
+        }
+    }
+
+    /// Waits until the next request is due; the time it was due (or now).
+    async fn due(&mut self) -> Instant {
+        match self.interval {
+            Some(interval) => {
+                let due = self.next;
+                self.next += interval;
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        }
+    }
+}
+
 /// Latencies of one kind of request, and the statuses seen.
 #[derive(Default)]
 struct Tally {
@@ -456,6 +498,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let wrong = args.wrong;
     let lockout = args.lockout;
+    let (rate, connections) = (args.rate, args.connections);
     let scenario = args.scenario;
     let results = on_connections(&args.targets, args.connections, |c, mut conn| {
         let share = shares.get(c).cloned().unwrap_or_default();
@@ -469,6 +512,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         &mut conn,
                         &mut mine,
                         (wrong, lockout),
+                        &mut Pacer::new(rate, connections, c),
                         deadline,
                         &mut first,
                         &mut second,
@@ -497,10 +541,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Scenario::Signin => ("password step", "code step"),
     };
     println!(
-        "== {} · scenario {:?} · {} connections · {} node(s) · {:.1} s",
+        "== {} · scenario {:?} · {} connections{} · {} node(s) · {:.1} s",
         args.label,
         scenario,
         args.connections,
+        args.rate
+            .map_or(String::new(), |r| format!(" · paced at {r} req/s")),
         args.targets.len(),
         seconds
     );
@@ -538,6 +584,7 @@ async fn code_loop(
     conn: &mut Conn,
     accounts: &mut [Account],
     limits: (usize, usize),
+    pacer: &mut Pacer,
     deadline: Instant,
     wrong_tally: &mut Tally,
     right_tally: &mut Tally,
@@ -559,7 +606,7 @@ async fn code_loop(
                     return Ok(());
                 }
                 let code = account.wrong_code();
-                let t = Instant::now();
+                let t = pacer.due().await;
                 let (status, _) = conn
                     .post(
                         "/api/v1/signin/code",
@@ -577,7 +624,7 @@ async fn code_loop(
             }
             match account.right_code() {
                 Some(code) => {
-                    let t = Instant::now();
+                    let t = pacer.due().await;
                     let (status, _) = conn
                         .post(
                             "/api/v1/signin/code",

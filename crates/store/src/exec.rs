@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use nidan_core::error::{Error, Result};
 use rusqlite::types::ToSqlOutput;
@@ -118,13 +118,25 @@ pub(crate) fn sqlite(e: rusqlite::Error) -> Error {
 
 /// The SQLite connections of one store.
 pub(crate) struct Sqlite {
-    writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
-    /// Writes waiting for the next group commit.
+    /// The writer thread's queue.
+    writes: Arc<Writes>,
+}
+
+/// Writes waiting for the writer thread, which owns the writer connection.
+#[derive(Default)]
+struct Writes {
     queue: Mutex<Vec<Op>>,
-    /// Whether a task is running group commits now.
-    leading: AtomicBool,
+    ready: Condvar,
+    closed: AtomicBool,
+}
+
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        self.writes.closed.store(true, Ordering::Release);
+        self.writes.ready.notify_all();
+    }
 }
 
 /// A queued write: runs inside the group's transaction (in a savepoint of
@@ -170,14 +182,31 @@ fn open(path: &Path) -> Result<Connection> {
 impl Sqlite {
     /// Opens one writer and `readers` reader connections on a migrated file.
     pub(crate) fn open(path: &Path, readers: usize) -> Result<Self> {
+        let writer = open(path)?;
+        // Checkpoints (copying the WAL back into the database file) would
+        // stall every queued write while they run; a thread of their own
+        // does them beside the writer instead.
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(sqlite)?;
+        let checkpointer = open(path)?;
+        let writes = Arc::new(Writes::default());
+        let shared = writes.clone();
+        std::thread::Builder::new()
+            .name("nidan-sqlite-writer".into())
+            .spawn(move || write_loop(&writer, &shared))
+            .map_err(|e| Error::Store(format!("could not start the SQLite writer: {e}")))?;
+        let shared = writes.clone();
+        std::thread::Builder::new()
+            .name("nidan-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpointer, &shared))
+            .map_err(|e| Error::Store(format!("could not start the SQLite checkpointer: {e}")))?;
         Ok(Self {
-            writer: Mutex::new(open(path)?),
             readers: (0..readers.max(1))
                 .map(|_| open(path).map(Mutex::new))
                 .collect::<Result<_>>()?,
             next: AtomicUsize::new(0),
-            queue: Mutex::new(Vec::new()),
-            leading: AtomicBool::new(false),
+            writes,
         })
     }
 
@@ -209,12 +238,12 @@ impl Sqlite {
     ///
     /// Group commit: under load, many requests want to write at once and
     /// a commit (WAL append, locks, index update) costs more than the
-    /// statements. The first writer to find no group running leads: it
-    /// takes every queued write, runs them in order in one transaction
-    /// and commits once, and repeats while writes keep arriving. The
-    /// others wait for their result. Writes are still applied one after
-    /// another on one connection, so every conditional UPDATE decides
-    /// exactly as if each had committed alone.
+    /// statements. One thread owns the writer connection: it takes every
+    /// queued write, runs them in order in one transaction, commits once,
+    /// hands each its result, and repeats while writes keep arriving.
+    /// Writes are still applied one after another on one connection, so
+    /// every conditional UPDATE decides exactly as if each had committed
+    /// alone; request threads never wait on the file.
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         op: impl FnOnce(&Connection) -> Result<(T, bool)> + Send + 'static,
@@ -231,74 +260,15 @@ impl Sqlite {
                 let _ = send.send(result);
             })
         });
-        self.queue
+        self.writes
+            .queue
             .lock()
             .map_err(|_| Error::Store("the write queue was poisoned".into()))?
             .push(queued);
-        self.lead();
+        self.writes.ready.notify_one();
         receive
             .await
             .map_err(|_| Error::Store("the database could not begin a write transaction".into()))?
-    }
-
-    /// Commits the queued writes as one group, unless another task is
-    /// already doing so. One group per call: if more writes arrived
-    /// meanwhile, the next group is led from the blocking pool, so no
-    /// request waits behind groups that are not its own.
-    fn lead(self: &Arc<Self>) {
-        if self
-            .leading
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // The leader looks at the queue again after its group.
-            return;
-        }
-        let batch = match self.queue.lock() {
-            Ok(mut q) => std::mem::take(&mut *q),
-            Err(_) => Vec::new(),
-        };
-        if !batch.is_empty() {
-            self.commit_group(batch);
-        }
-        self.leading.store(false, Ordering::Release);
-        let waiting = self.queue.lock().map(|q| !q.is_empty()).unwrap_or(false);
-        if waiting {
-            let next = self.clone();
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => {
-                    handle.spawn_blocking(move || next.lead());
-                }
-                Err(_) => next.lead(),
-            }
-        }
-    }
-
-    fn commit_group(&self, batch: Vec<Op>) {
-        let run = |conn: &Connection, sql: &str| -> std::result::Result<(), String> {
-            conn.prepare_cached(sql)
-                .and_then(|mut st| st.execute([]))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        };
-        // Without a transaction no write runs: dropping them tells each
-        // waiting caller so (its result channel closes).
-        let Ok(conn) = self.writer.lock() else {
-            drop(batch);
-            return;
-        };
-        if run(&conn, "BEGIN IMMEDIATE").is_err() {
-            drop(batch);
-            return;
-        }
-        let delivers: Vec<Deliver> = batch.into_iter().map(|op| op(&conn)).collect();
-        match run(&conn, "COMMIT") {
-            Ok(()) => delivers.into_iter().for_each(|d| d(None)),
-            Err(why) => {
-                let _ = run(&conn, "ROLLBACK");
-                delivers.into_iter().for_each(|d| d(Some(&why)));
-            }
-        }
     }
 
     /// Runs a write; the rows it changed.
@@ -383,5 +353,63 @@ fn savepoint<T>(conn: &Connection, op: impl FnOnce(&Connection) -> Result<(T, bo
             let _ = run("RELEASE nidan_write");
             Err(e)
         }
+    }
+}
+
+/// The writer thread: a group commit of whatever is queued, until closed.
+fn write_loop(conn: &Connection, writes: &Writes) {
+    loop {
+        let batch = {
+            let Ok(mut queue) = writes.queue.lock() else {
+                return;
+            };
+            while queue.is_empty() && !writes.closed.load(Ordering::Acquire) {
+                queue = match writes.ready.wait(queue) {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
+            if queue.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *queue)
+        };
+        commit_group(conn, batch);
+    }
+}
+
+/// Runs `batch` in one transaction and hands back each result after COMMIT.
+fn commit_group(conn: &Connection, batch: Vec<Op>) {
+    let run = |sql: &str| -> std::result::Result<(), String> {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    // Without a transaction no write runs: dropping them tells each waiting
+    // caller so (its result channel closes).
+    if run("BEGIN IMMEDIATE").is_err() {
+        drop(batch);
+        return;
+    }
+    let delivers: Vec<Deliver> = batch.into_iter().map(|op| op(conn)).collect();
+    match run("COMMIT") {
+        Ok(()) => delivers.into_iter().for_each(|d| d(None)),
+        Err(why) => {
+            let _ = run("ROLLBACK");
+            delivers.into_iter().for_each(|d| d(Some(&why)));
+        }
+    }
+}
+
+/// Copies the WAL back into the database every 100 ms without blocking the
+/// writer (a passive checkpoint), until closed.
+fn checkpoint_loop(conn: &Connection, writes: &Writes) {
+    // Its own sleep, not the writer's condition variable: a wake-up meant
+    // for the writer must never be taken here.
+    let pause = std::time::Duration::from_millis(100);
+    while !writes.closed.load(Ordering::Acquire) {
+        std::thread::sleep(pause);
+        let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
     }
 }
