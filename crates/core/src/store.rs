@@ -116,6 +116,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token_hash: &str,
     ) -> impl Future<Output = Result<Option<Challenge>>> + Send;
+    /// The attempt with this token hash and its account, in one read.
+    fn challenge_with_account(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<(Challenge, Account)>>> + Send;
     /// Atomically takes one try from an open attempt; returns the tries
     /// left after it, or `None` if none were left or it was completed.
     fn take_attempt(&self, challenge_id: &str) -> impl Future<Output = Result<Option<i64>>> + Send;

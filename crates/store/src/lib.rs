@@ -406,6 +406,21 @@ impl FromRow for RememberedBrowser {
     }
 }
 
+/// A row's columns named with a prefix (`c_id`), for joins.
+struct Prefixed<'r, R>(&'r R, &'static str);
+
+impl<R: Columns> Columns for Prefixed<'_, R> {
+    fn col<T: FromColumn>(&self, name: &str) -> Result<T> {
+        self.0.col(&format!("{}{name}", self.1))
+    }
+}
+
+impl FromRow for (Challenge, Account) {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        Ok((challenge(&Prefixed(row, "c_"))?, account(row)?))
+    }
+}
+
 /// The tries left that `take_attempt` returns.
 struct AttemptsLeft(i64);
 
@@ -663,6 +678,21 @@ impl Store for SqlStore {
     async fn challenge_by_token(&self, token_hash: &str) -> Result<Option<Challenge>> {
         self.row(
             "SELECT * FROM challenges WHERE token_hash = $1",
+            &[Param::Text(token_hash)],
+        )
+        .await
+    }
+
+    async fn challenge_with_account(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(Challenge, Account)>> {
+        self.row(
+            "SELECT c.id AS c_id, c.account_id AS c_account_id, c.expires_at AS c_expires_at,
+                    c.attempts_left AS c_attempts_left, c.keep_signed_in AS c_keep_signed_in,
+                    c.completed_at AS c_completed_at, c.created_at AS c_created_at, c.ip AS c_ip,
+                    c.browser AS c_browser, a.*
+             FROM challenges c JOIN accounts a ON a.id = c.account_id WHERE c.token_hash = $1",
             &[Param::Text(token_hash)],
         )
         .await
@@ -1029,27 +1059,43 @@ impl Store for SqlStore {
                 })
                 .await;
         }
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let claimed = exec::bind(sqlx::query(ACCOUNT), &account)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        if claimed != 1 {
-            return Ok(Claim::Busy);
-        }
-        let left = exec::bind(sqlx::query(ATTEMPT), &attempt)
-            .fetch_optional(&mut *tx)
+        // PostgreSQL: one statement, one round trip. The account's count
+        // moves only while the attempt has a try left, and the try is taken
+        // only if the count moved. If a concurrent check takes the last try
+        // in between, the count has moved without a try: one failure too
+        // many is counted, never one too few.
+        const BOTH: &str = "WITH a AS (
+                UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
+                WHERE id = $2 AND code_failures = $3
+                  AND EXISTS (SELECT 1 FROM challenges WHERE id = $4 AND attempts_left > 0 AND completed_at IS NULL)
+                RETURNING id),
+             c AS (
+                UPDATE challenges SET attempts_left = attempts_left - 1
+                WHERE id = $4 AND attempts_left > 0 AND completed_at IS NULL AND EXISTS (SELECT 1 FROM a)
+                RETURNING attempts_left)
+             SELECT (SELECT COUNT(*) FROM a) AS claimed, (SELECT attempts_left FROM c) AS attempts_left";
+        let mut params = account.to_vec();
+        params.push(Param::Text(challenge_id));
+        let row = exec::bind(sqlx::query(BOTH), &params)
+            .fetch_one(&self.writer)
             .await
             .map_err(db)?;
-        match left {
-            Some(row) => {
-                let left = AttemptsLeft::from_row(&row)?.0;
-                tx.commit().await.map_err(db)?;
-                Ok(Claim::Claimed(left))
+        let claimed: i64 = row.col("claimed")?;
+        let left: Option<i64> = row.col("attempts_left")?;
+        Ok(match (claimed, left) {
+            (_, Some(left)) => Claim::Claimed(left),
+            (0, None) => {
+                // Either the count moved elsewhere or the attempt is spent.
+                let open: Option<Challenge> = self
+                    .row("SELECT * FROM challenges WHERE id = $1", &attempt)
+                    .await?;
+                match open {
+                    Some(c) if c.attempts_left > 0 && c.completed_at.is_none() => Claim::Busy,
+                    _ => Claim::Exhausted,
+                }
             }
-            None => Ok(Claim::Exhausted),
-        }
+            (_, None) => Claim::Exhausted,
+        })
     }
 
     async fn clear_code_failures(&self, account_id: &str) -> Result<()> {

@@ -352,17 +352,17 @@ impl<S: Store> Nidan<S> {
         remember_browser: bool,
         origin: &Origin,
     ) -> Result<SignedIn> {
-        let challenge = self.open_challenge(challenge_token).await?;
+        let (challenge, account) = self
+            .store
+            .challenge_with_account(&token_hash(challenge_token))
+            .await?
+            .filter(|(c, _)| c.completed_at.is_none() && c.expires_at > self.now())
+            .ok_or(Error::ChallengeExpired)?;
         if challenge.attempts_left <= 0 {
             return Err(Error::TooManyAttempts);
         }
         // Malformed input is not a try; everything after this is.
         super::factor::parse_code(code)?;
-        let account = self
-            .store
-            .account_by_id(&challenge.account_id)
-            .await?
-            .ok_or(Error::ChallengeExpired)?;
         let left = self.claim_code_check(&account, &challenge.id).await?;
         let refused = match self
             .check_factor(&account, code, Some(&challenge.id))
