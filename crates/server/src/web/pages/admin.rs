@@ -14,12 +14,12 @@ use axum::http::header::{
 };
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use nidan_core::model::{Account, CaseStatus, MethodKind, RecoveryCase};
+use nidan_core::model::{Account, CaseStatus, RecoveryCase};
 use nidan_core::service::admin::Actor;
 use nidan_core::{Error, Store};
 use serde::Deserialize;
 
-use super::{Base, EventLine, guarded};
+use super::{Base, EventLine, guarded, kind_label};
 use crate::web::AppState;
 use crate::web::context::{MaybeSignedIn, RequestOrigin, Tr};
 use crate::web::error::{classify, message};
@@ -325,26 +325,13 @@ async fn user_with(
             .methods
             .iter()
             .map(|m| {
-                let kind = t.s(match m.kind {
-                    MethodKind::App => "security.app",
-                    MethodKind::Sms => "security.sms",
-                    MethodKind::Voice => "security.voice",
-                });
+                let kind = kind_label(t, m.kind);
                 let state_word = if m.active { "" } else { " (unfinished)" };
                 format!("{} · {kind} · {}{state_word}", m.name, m.role.as_str())
             })
             .collect(),
         cases: file.cases.iter().map(|c| case_line(t, c)).collect(),
-        events: file
-            .events
-            .iter()
-            .map(|e| EventLine {
-                when: t.datetime(&e.at),
-                kind: e.kind.clone(),
-                detail: e.detail.clone(),
-                ip: e.ip.clone(),
-            })
-            .collect(),
+        events: file.events.iter().map(|e| EventLine::of(t, e)).collect(),
     })
 }
 

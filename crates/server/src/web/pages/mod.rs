@@ -142,6 +142,26 @@ struct EventLine {
     ip: String,
 }
 
+impl EventLine {
+    fn of(t: Tr, e: &nidan_core::model::Event) -> Self {
+        Self {
+            when: t.datetime(&e.at),
+            kind: e.kind.clone(),
+            detail: e.detail.clone(),
+            ip: e.ip.clone(),
+        }
+    }
+}
+
+/// "Authenticator app", "Text message (SMS)", "Voice call" in the page's language.
+fn kind_label(t: Tr, kind: MethodKind) -> String {
+    t.s(match kind {
+        MethodKind::App => "security.app",
+        MethodKind::Sms => "security.sms",
+        MethodKind::Voice => "security.voice",
+    })
+}
+
 /// Builds the shared fields.
 struct Base {
     t: Tr,
@@ -622,11 +642,7 @@ async fn security_with(
         .map(|m| MethodLine {
             id: m.id.clone(),
             name: m.name.clone(),
-            kind_label: t.s(match m.kind {
-                MethodKind::App => "security.app",
-                MethodKind::Sms => "security.sms",
-                MethodKind::Voice => "security.voice",
-            }),
+            kind_label: kind_label(t, m.kind),
             primary: m.role == MethodRole::Primary,
             added: t.f("security.added", &[("date", &t.date(&m.created_at))]),
         })
@@ -649,12 +665,7 @@ async fn security_with(
     let events = overview
         .events
         .iter()
-        .map(|e| EventLine {
-            when: t.datetime(&e.at),
-            kind: e.kind.clone(),
-            detail: e.detail.clone(),
-            ip: e.ip.clone(),
-        })
+        .map(|e| EventLine::of(t, e))
         .collect();
     let unfinished = match state.nidan.unfinished_sign_ins(account).await {
         Ok(list) => list
