@@ -57,6 +57,41 @@ async fn migrations_apply_to_an_empty_database_and_rerun_cleanly() {
     let found = b.account_by_email("a@example.com").await.unwrap().unwrap();
     assert_eq!(found.guard, AccountGuard::default());
     assert!(!a.insert_account(&found).await.unwrap(), "email is unique");
+    // The staff queries with optional filters run on both backends.
+    for (id, kind) in [("e1", "code_refused"), ("e2", "signed_in")] {
+        b.insert_event(&nidan_core::model::Event {
+            id: id.into(),
+            account_id: Some("acc1".into()),
+            kind: kind.into(),
+            at: 5,
+            ip: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
+    }
+    let all = a
+        .filtered_events(&nidan_core::model::EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let refused = a
+        .filtered_events(&nidan_core::model::EventFilter {
+            account_id: Some("acc1".into()),
+            kind: Some("code_refused".into()),
+            since: Some(1),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(a.search_accounts("A@EXAMPLE", 10).await.unwrap().len(), 1);
+    assert_eq!(a.search_accounts("100%_", 10).await.unwrap().len(), 0);
+    assert!(a.recovery_cases(None, None, 10).await.unwrap().is_empty());
 }
 
 /// Runs `n` copies of `op` at once, half on each node; how many said yes.
