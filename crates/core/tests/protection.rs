@@ -34,18 +34,7 @@ fn loose() -> Policy {
 }
 
 async fn password_step(w: &World) -> CodeRequired {
-    match w
-        .nidan
-        .sign_in(
-            "hanako@example.com",
-            "tsuki to hoshi",
-            false,
-            None,
-            &origin(),
-        )
-        .await
-        .unwrap()
-    {
+    match sign_in_as(w, "tsuki to hoshi").await {
         PasswordStep::CodeRequired(c) => c,
         PasswordStep::SignedIn(_) => panic!("2SV is on: a code must be asked for"),
     }
@@ -127,18 +116,7 @@ async fn a_flood_of_sign_ins_alerts_once_then_stops_sending_until_the_password_c
         .await
         .unwrap();
     w.clock.advance(60);
-    let required = match w
-        .nidan
-        .sign_in(
-            "hanako@example.com",
-            "a brand new secret",
-            false,
-            None,
-            &origin(),
-        )
-        .await
-        .unwrap()
-    {
+    let required = match sign_in_as(&w, "a brand new secret").await {
         PasswordStep::CodeRequired(c) => c,
         PasswordStep::SignedIn(_) => panic!(),
     };
@@ -305,18 +283,7 @@ async fn a_password_reset_unlocks_code_entry_and_links_work_once() {
         Err(Error::BadCredentials)
     ));
     w.clock.advance(1);
-    let PasswordStep::CodeRequired(required) = w
-        .nidan
-        .sign_in(
-            "hanako@example.com",
-            "a brand new secret",
-            false,
-            None,
-            &origin(),
-        )
-        .await
-        .unwrap()
-    else {
+    let PasswordStep::CodeRequired(required) = sign_in_as(&w, "a brand new secret").await else {
         panic!("a reset never turns 2SV off")
     };
     w.nidan
@@ -461,18 +428,7 @@ async fn recovery_is_reviewed_once_and_approval_turns_2sv_off_and_ends_sessions(
         1
     );
     // Sign in with the password alone, then set up 2SV again.
-    match w
-        .nidan
-        .sign_in(
-            "hanako@example.com",
-            "tsuki to hoshi",
-            false,
-            None,
-            &origin(),
-        )
-        .await
-        .unwrap()
-    {
+    match sign_in_as(&w, "tsuki to hoshi").await {
         PasswordStep::SignedIn(_) => {}
         PasswordStep::CodeRequired(_) => panic!("2SV must be off after approval"),
     }

@@ -213,3 +213,12 @@ pub async fn enabled(w: &World) -> nidan_core::model::Account {
     w.clock.advance(31);
     a
 }
+
+/// The password step for hanako with `password`, from a browser that is
+/// not remembered.
+pub async fn sign_in_as(w: &World, password: &str) -> nidan_core::service::signin::PasswordStep {
+    w.nidan
+        .sign_in("hanako@example.com", password, false, None, &origin())
+        .await
+        .unwrap()
+}
