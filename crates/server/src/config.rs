@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use nidan_core::Policy;
+
+use crate::forward_auth::ForwardAuth;
 use serde::{Deserialize, Serialize};
 
 /// `NIDAN_*` variables that are not configuration keys.
@@ -36,6 +38,8 @@ pub struct Config {
     pub policy: Policy,
     /// How texts and calls are sent.
     pub delivery: Delivery,
+    /// Forward authentication for reverse proxies (§9.2).
+    pub forward_auth: ForwardAuth,
 }
 
 /// A provider for a channel.
@@ -166,6 +170,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             policy: Policy::default(),
             delivery: Delivery::default(),
+            forward_auth: ForwardAuth::default(),
         }
     }
 }
@@ -213,7 +218,27 @@ impl Config {
         if p.recovery_retention_days < 0 {
             anyhow::bail!("policy.recovery_retention_days can't be negative");
         }
-        Ok(())
+        self.check_forward_auth()
+    }
+
+    /// Forward authentication redirects to nidan's public address and
+    /// needs the session cookie to reach every protected host.
+    fn check_forward_auth(&self) -> anyhow::Result<()> {
+        let fa = &self.forward_auth;
+        if !fa.enabled() && fa.cookie_domain.is_none() {
+            return Ok(());
+        }
+        let Some(public) = self.public_url.as_deref() else {
+            anyhow::bail!(
+                "forward_auth needs public_url: the address protected apps send visitors to for signing in (https://auth.example.com)"
+            );
+        };
+        let host = url::Url::parse(public)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .ok_or_else(|| anyhow::anyhow!("public_url {public:?} is not an http(s) URL"))?;
+        fa.check(&host).map_err(anyhow::Error::msg)
     }
 
     /// The address pages are reached at, for links in emails.

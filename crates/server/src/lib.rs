@@ -6,9 +6,11 @@
 //! # Layout
 //! - [`config`]: the typed configuration (TOML file + `NIDAN_*` environment).
 //! - [`keyfile`]: loading or creating the master key.
+//! - [`forward_auth`]: the rules a reverse proxy's questions are answered by.
 //! - [`web`]: the axum router, pages, API, errors, locale.
 
 pub mod config;
+pub mod forward_auth;
 pub mod keyfile;
 pub mod web;
 

@@ -517,6 +517,44 @@ impl<S: Store> Nidan<S> {
             .await
     }
 
+    /// Whether `session` began with two steps: the account has 2SV on and
+    /// the session started after it was turned on — so it came from a
+    /// code, from a browser remembered after a code, or from
+    /// [`Nidan::renew_session`] as the wizard finished. A session from
+    /// before 2SV (password only) does not count.
+    pub fn passed_two_steps(&self, session: &Session, account: &Account) -> bool {
+        account
+            .two_sv_on_since
+            .is_some_and(|since| session.created_at >= since)
+    }
+
+    /// Replaces `old` with a new session (new token, same kind and
+    /// password time) after its privileges changed — 2SV was just turned
+    /// on in it, with a code confirmed — so the old token stops working
+    /// and the new session counts as [`Nidan::passed_two_steps`].
+    pub async fn renew_session(&self, old: &Session, account: &Account) -> Result<SignedIn> {
+        let token = new_token()?;
+        let now = self.now();
+        let session = Session {
+            id: new_id()?,
+            account_id: account.id.clone(),
+            created_at: now,
+            expires_at: old.expires_at.max(now),
+            password_at: old.password_at,
+            keep_signed_in: old.keep_signed_in,
+        };
+        self.store
+            .insert_session(&session, &token_hash(&token))
+            .await?;
+        self.store.delete_session(&old.id).await?;
+        Ok(SignedIn {
+            session_token: token,
+            session,
+            remember_token: None,
+            mandate: self.mandate(account),
+        })
+    }
+
     /// Fails with [`Error::StepUpRequired`] when the password was last
     /// entered in this session longer ago than the policy allows.
     pub fn require_recent_password(&self, session: &Session) -> Result<()> {

@@ -20,6 +20,8 @@ pub const REMEMBER_COOKIE: &str = "nidan_rb";
 pub const CHALLENGE_COOKIE: &str = "nidan_challenge";
 /// The email typed on the first sign-in page.
 pub const EMAIL_COOKIE: &str = "nidan_email";
+/// The protected app's URL to return to after signing in (§9.2).
+pub const RETURN_COOKIE: &str = "nidan_return";
 /// The chosen language.
 pub const LANG_COOKIE: &str = "nidan_lang";
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod api_staff;
+pub mod authz;
 pub mod context;
 pub mod error;
 pub mod pages;
@@ -29,6 +30,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
+use crate::forward_auth::ForwardAuth;
 use context::{LANG_COOKIE, Tr};
 
 /// Shared by every handler.
@@ -40,9 +42,24 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Whether `/dev/outbox` exists (enabled and listening on loopback).
     pub outbox_page: bool,
+    /// The rules reverse proxies are answered by (§9.2).
+    pub forward_auth: Arc<ForwardAuth>,
+    /// The address nidan's pages are reached at, without a trailing `/`.
+    pub public_base: String,
 }
 
 impl AppState {
+    /// The state `config` describes, over `nidan`.
+    pub fn new(nidan: Arc<Nidan<SqlStore>>, config: &Config) -> Self {
+        Self {
+            nidan,
+            secure_cookies: config.secure_cookies(),
+            outbox_page: config.delivery.outbox_page && config.listen.ip().is_loopback(),
+            forward_auth: Arc::new(config.forward_auth.clone()),
+            public_base: config.public_base().trim_end_matches('/').to_owned(),
+        }
+    }
+
     /// A cookie with the flags every nidan cookie has: HttpOnly,
     /// SameSite=Lax, path /, Secure behind HTTPS. `max_age` in seconds;
     /// `None` makes a browser-session cookie.
@@ -57,6 +74,14 @@ impl AppState {
             .same_site(SameSite::Lax)
             .path("/")
             .secure(self.secure_cookies);
+        // The session covers every protected sub-domain when forward
+        // authentication names a cookie domain; the other cookies stay
+        // with nidan's own host.
+        if name == context::SESSION_COOKIE
+            && let Some(domain) = &self.forward_auth.cookie_domain
+        {
+            c = c.domain(domain.trim_start_matches('.').to_owned());
+        }
         if let Some(seconds) = max_age {
             c = c.max_age(time_seconds(seconds));
         }
@@ -95,6 +120,10 @@ pub fn app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .merge(pages::upload_routes(max_document))
         .layer(CsrfLayer::new())
+        // The proxy's questions carry the protected app's request headers
+        // (its Origin, its Sec-Fetch-Site) and change nothing: no CSRF
+        // check applies to them.
+        .merge(authz::routes())
         .layer(SetResponseHeaderLayer::if_not_present(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -175,11 +204,7 @@ async fn switch_language(
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let nidan = crate::build(&config).await?;
-    let state = AppState {
-        nidan: nidan.clone(),
-        secure_cookies: config.secure_cookies(),
-        outbox_page: config.delivery.outbox_page && config.listen.ip().is_loopback(),
-    };
+    let state = AppState::new(nidan.clone(), &config);
     if config.delivery.outbox_page && !config.listen.ip().is_loopback() {
         tracing::warn!("delivery.outbox_page is ignored: nidan is not listening on loopback");
     }

@@ -3,7 +3,7 @@
 //! the visitor's language. No page needs JavaScript.
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/signin", get(signin_page).post(signin_email))
         .route("/signin/password", get(password_page).post(signin_password))
         .route("/signin/code", get(code_page).post(signin_code))
-        .route("/signout", post(signout))
+        .route("/signout", get(gate::signout_page).post(gate::signout))
         .route("/account", get(account_page))
         .route("/password", get(change_password_page).post(change_password))
         .route("/security", get(security_page))
@@ -99,7 +99,7 @@ page!(SecurityPage, "security.html" {
 page!(WizardChoosePage, "wizard_choose.html" { heading: String, step: Option<String>, primary_line: Option<String>, backup: bool, default_name: String, phone: String, kind: String });
 page!(WizardAppPage, "wizard_app.html" { heading: String, step: Option<String>, qr_svg: String, secret_grouped: String, method_id: String });
 page!(WizardFinalPage, "wizard_final.html" { step: String, primary_line: String, backup_line: Option<String> });
-page!(CodesPage, "codes.html" { heading: String, codes: Vec<String> });
+page!(CodesPage, "codes.html" { heading: String, codes: Vec<String>, continue_to: Option<(String, String)> });
 page!(OutboxPage, "outbox.html" { messages: Vec<OutboxLine> });
 
 struct OutboxLine {
@@ -192,6 +192,7 @@ fn to(path: &str) -> Response {
 
 // After the macros, which they use.
 mod admin;
+mod gate;
 mod recovery;
 
 pub use recovery::upload_routes;
@@ -253,12 +254,33 @@ struct EmailForm {
     email: String,
 }
 
-async fn signin_page(State(state): State<AppState>, t: Tr, jar: CookieJar) -> Response {
+async fn signin_page(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    me: MaybeSignedIn,
+    jar: CookieJar,
+    Query(back): Query<gate::ReturnQuery>,
+) -> Response {
+    let mut jar = jar;
+    // Sent here by a protected app (forward authentication): return there
+    // afterwards — only to a host the rules name, never anywhere else.
+    if let Some(url) = back.allowed(&state) {
+        let (next, page) = gate::arriving(&state, t, jar, &url, me.0, &origin).await;
+        jar = next;
+        if let Some(page) = page {
+            return (jar, page).into_response();
+        }
+    }
     let email = jar
         .get(EMAIL_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    render!(SigninEmailPage, Base::new(&state, t, false), None, None, { email: email })
+    (
+        jar,
+        render!(SigninEmailPage, Base::new(&state, t, false), None, None, { email: email }),
+    )
+        .into_response()
 }
 
 async fn signin_email(
@@ -318,10 +340,7 @@ async fn signin_password(
         )
         .await
     {
-        Ok(PasswordStep::SignedIn(signed)) => {
-            let first = landing(&signed, "/account");
-            (with_session(&state, jar, &signed), to(first)).into_response()
-        }
+        Ok(PasswordStep::SignedIn(signed)) => gate::after_sign_in(&state, jar, &signed, "/account"),
         Ok(PasswordStep::CodeRequired(required)) => {
             let minutes = state.nidan.policy().challenge_minutes;
             let token = required.challenge_token.to_string();
@@ -465,10 +484,7 @@ async fn signin_code(
         .verify_code(&token, &form.code, form.remember.is_some(), &origin)
         .await
     {
-        Ok(signed) => {
-            let first = landing(&signed, "/account");
-            (with_session(&state, jar, &signed), to(first)).into_response()
-        }
+        Ok(signed) => gate::after_sign_in(&state, jar, &signed, "/account"),
         Err(e @ (Error::TooManyAttempts | Error::ChallengeExpired)) => {
             let jar = jar.remove(state.removal(CHALLENGE_COOKIE));
             let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
@@ -476,20 +492,6 @@ async fn signin_code(
         }
         Err(e) => code_page_with(&state, t, &token, Some(message(&e, t)), None).await,
     }
-}
-
-async fn signout(
-    State(state): State<AppState>,
-    RequestOrigin(origin): RequestOrigin,
-    me: MaybeSignedIn,
-    jar: CookieJar,
-) -> Response {
-    if let Some((session, _)) = me.0
-        && let Err(e) = state.nidan.sign_out(&session, &origin).await
-    {
-        tracing::error!(error = %e, "sign-out failed");
-    }
-    (jar.remove(state.removal(SESSION_COOKIE)), to("/signin")).into_response()
 }
 
 async fn account_page(State(state): State<AppState>, t: Tr, me: MaybeSignedIn) -> Response {
@@ -513,14 +515,6 @@ fn account_with(state: &AppState, t: Tr, account: &Account, notice: Option<Strin
         admin: account.is_admin(),
         reminder: reminder,
     })
-}
-
-/// Where a new session goes first: the wizard when 2SV is required now.
-fn landing(signed: &SignedIn, default: &'static str) -> &'static str {
-    match signed.mandate {
-        nidan_core::service::mandate::Mandate::Required => "/security/wizard",
-        _ => default,
-    }
 }
 
 #[derive(Deserialize)]
@@ -1003,24 +997,39 @@ async fn wizard_finish(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Guarded(account): Guarded,
+    me: MaybeSignedIn,
     jar: CookieJar,
     Form(form): Form<FinishForm>,
 ) -> Response {
+    let (session, account) = match guarded(&state, me) {
+        Ok(pair) => pair,
+        Err(path) => return to(path),
+    };
     match state
         .nidan
         .enable(&account, form.remember.is_some(), &origin)
         .await
     {
         Ok(enabled) => {
-            let mut jar = jar;
+            // A new session token for the session 2SV was turned on in: it
+            // now counts as signed in with two steps (a code was just
+            // confirmed), and the token from before stops working.
+            let mut jar = match state.nidan.renew_session(&session, &account).await {
+                Ok(renewed) => with_session(&state, jar, &renewed),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not renew the session after turning 2SV on");
+                    jar
+                }
+            };
+            let continue_to;
+            (jar, continue_to) = gate::continue_to(&state, t, jar);
             if let Some(token) = &enabled.remember_token {
                 let days = state.nidan.policy().remember_browser_days;
                 jar =
                     jar.add(state.cookie(REMEMBER_COOKIE, token.to_string(), Some(days * 86_400)));
             }
             let codes = enabled.backup_codes.iter().map(|c| c.to_string()).collect();
-            (jar, render!(CodesPage, Base::new(&state, t, true), None, None, { heading: t.s("done.title"), codes: codes })).into_response()
+            (jar, render!(CodesPage, Base::new(&state, t, true), None, None, { heading: t.s("done.title"), codes: codes, continue_to: continue_to })).into_response()
         }
         Err(e) => security_with(&state, t, &account, Some(message(&e, t)), None).await,
     }
@@ -1088,7 +1097,7 @@ async fn regenerate_codes(
 ) -> Response {
     match state.nidan.regenerate_backup_codes(&account, &origin).await {
         Ok(codes) => {
-            render!(CodesPage, Base::new(&state, t, true), None, None, { heading: t.s("codes.title"), codes: codes.iter().map(|c| c.to_string()).collect() })
+            render!(CodesPage, Base::new(&state, t, true), None, None, { heading: t.s("codes.title"), codes: codes.iter().map(|c| c.to_string()).collect(), continue_to: None })
         }
         Err(e) => security_with(&state, t, &account, Some(message(&e, t)), None).await,
     }

@@ -1,0 +1,201 @@
+//! The reverse proxy's questions (§9.2): "may this request through?".
+//!
+//! - `/api/v1/authz/auth-request` for nginx `auth_request`: 200 with the
+//!   `Remote-*` headers, 401 with a `Location` to the sign-in page (the
+//!   nginx snippet turns it into a redirect), 403 when signed in but not
+//!   allowed.
+//! - `/api/v1/authz/forward-auth` for Traefik `forwardAuth` and Caddy
+//!   `forward_auth`: the same, but a visitor who must sign in gets the
+//!   redirect itself (302, or 303 for a request that is not GET/HEAD).
+//!
+//! The original URL comes from `X-Original-URL` (the nginx snippet sets
+//! it) or `X-Forwarded-Proto`/`-Host`/`-Uri` (Traefik and Caddy set
+//! these). Only the `nidan_session` cookie counts: the app's own
+//! `Authorization` header belongs to the app.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, LOCATION};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum_extra::extract::CookieJar;
+use nidan_core::model::{Account, Session};
+use nidan_core::service::mandate::Mandate;
+
+use super::AppState;
+use super::context::SESSION_COOKIE;
+use crate::forward_auth::{Rule, Target};
+
+/// The two endpoints.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/authz/auth-request", any(auth_request))
+        .route("/api/v1/authz/forward-auth", any(forward_auth))
+}
+
+/// What a signed-in (or not) visitor may do with a protected URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Through, as this account (`None`: an anonymous rule).
+    Allowed(Option<Box<Account>>),
+    /// Must sign in (again, with the code) first.
+    SignIn,
+    /// Signed in, but the account must turn 2SV on first.
+    TurnOnTwoStep,
+    /// Signed in and not allowed, or a URL no rule covers.
+    Denied,
+}
+
+impl AppState {
+    /// The decision for `target`, given the visitor's session (if any).
+    pub fn access(&self, target: &Target, me: Option<(Session, Account)>) -> Access {
+        let Some(rule) = self.forward_auth.rule_for(target) else {
+            return Access::Denied;
+        };
+        if rule.anonymous {
+            return Access::Allowed(me.map(|(_, a)| Box::new(a)));
+        }
+        let Some((session, account)) = me else {
+            return Access::SignIn;
+        };
+        self.access_for(rule, &session, account)
+    }
+
+    fn access_for(&self, rule: &Rule, session: &Session, account: Account) -> Access {
+        let mandated = matches!(self.nidan.mandate(&account), Mandate::Required);
+        if (rule.require_2sv || mandated) && !self.nidan.passed_two_steps(session, &account) {
+            return if account.two_sv_on_since.is_some() {
+                // A session from before 2SV was turned on.
+                Access::SignIn
+            } else {
+                Access::TurnOnTwoStep
+            };
+        }
+        if !rule.roles.is_empty() && !account.roles.iter().any(|r| rule.roles.contains(r)) {
+            return Access::Denied;
+        }
+        Access::Allowed(Some(Box::new(account)))
+    }
+
+    /// The sign-in page that returns to `target` afterwards.
+    pub fn sign_in_url(&self, target: &Target) -> String {
+        let rd: String =
+            url::form_urlencoded::byte_serialize(target.url.as_str().as_bytes()).collect();
+        format!("{}/signin?rd={rd}", self.public_base)
+    }
+}
+
+/// Which proxy is asking: they differ in how a sign-in is asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    /// nginx: 401 with a Location; the snippet redirects.
+    Nginx,
+    /// Traefik, Caddy: the redirect itself.
+    Redirecting,
+}
+
+async fn auth_request(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    answer(&state, Asker::Nginx, &method, &headers).await
+}
+
+async fn forward_auth(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    answer(&state, Asker::Redirecting, &method, &headers).await
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The original request's URL, from the proxy's headers.
+fn target(headers: &HeaderMap) -> Option<Target> {
+    if let Some(original) = header(headers, "x-original-url") {
+        return Target::parse(original).ok();
+    }
+    Target::from_forwarded(
+        header(headers, "x-forwarded-proto")?,
+        header(headers, "x-forwarded-host")?,
+        header(headers, "x-forwarded-uri").unwrap_or("/"),
+    )
+    .ok()
+}
+
+async fn answer(state: &AppState, asker: Asker, method: &Method, headers: &HeaderMap) -> Response {
+    let no_store = [(CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+    if !state.forward_auth.enabled() {
+        return (
+            StatusCode::NOT_FOUND,
+            no_store,
+            "forward authentication is not configured: add [[forward_auth.rules]] to nidan's config",
+        )
+            .into_response();
+    }
+    let Some(target) = target(headers) else {
+        tracing::warn!(
+            "forward-auth request without a usable X-Original-URL or X-Forwarded-Proto/-Host/-Uri: check the proxy configuration"
+        );
+        return (
+            StatusCode::BAD_REQUEST,
+            no_store,
+            "the proxy did not say which URL it asks about: send X-Original-URL, or X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Uri",
+        )
+            .into_response();
+    };
+    let me = match CookieJar::from_headers(headers).get(SESSION_COOKIE) {
+        Some(cookie) => state.nidan.authenticate(cookie.value()).await.ok(),
+        None => None,
+    };
+    match state.access(&target, me) {
+        Access::Allowed(account) => {
+            let mut res = (StatusCode::OK, no_store).into_response();
+            if let Some(account) = account {
+                let h = res.headers_mut();
+                let value = |s: &str| HeaderValue::from_bytes(s.as_bytes()).ok();
+                for (name, v) in [
+                    ("remote-user", value(&account.email)),
+                    ("remote-email", value(&account.email)),
+                    ("remote-groups", value(&account.roles.join(","))),
+                ] {
+                    if let Some(v) = v {
+                        h.insert(HeaderName::from_static(name), v);
+                    }
+                }
+            }
+            res
+        }
+        Access::Denied => {
+            tracing::debug!(host = %target.host, path = %target.path, "forward-auth: denied");
+            (
+                StatusCode::FORBIDDEN,
+                no_store,
+                "this account may not open this page",
+            )
+                .into_response()
+        }
+        Access::SignIn | Access::TurnOnTwoStep => {
+            let location = state.sign_in_url(&target);
+            let original = header(headers, "x-original-method")
+                .or_else(|| header(headers, "x-forwarded-method"))
+                .unwrap_or(method.as_str());
+            let status = match asker {
+                Asker::Nginx => StatusCode::UNAUTHORIZED,
+                Asker::Redirecting if matches!(original, "GET" | "HEAD") => StatusCode::FOUND,
+                Asker::Redirecting => StatusCode::SEE_OTHER,
+            };
+            match HeaderValue::from_str(&location) {
+                Ok(location) => {
+                    (status, [(LOCATION, location)], no_store, "sign in first").into_response()
+                }
+                Err(_) => (StatusCode::UNAUTHORIZED, no_store, "sign in first").into_response(),
+            }
+        }
+    }
+}
