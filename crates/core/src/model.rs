@@ -151,6 +151,10 @@ pub struct Session {
     pub password_at: i64,
     /// Whether the user asked to stay signed in.
     pub keep_signed_in: bool,
+    /// When the session passed the second step (a code, a browser
+    /// remembered after one, or turning 2SV on in it); `None` for a
+    /// password-only session.
+    pub two_step_at: Option<i64>,
 }
 
 /// What a sign-in attempt is for.

@@ -12,83 +12,24 @@
     missing_docs
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use common::{Node, base64_key, call, enable_two_apps, now, sign_up};
 use nidan_otp::{Secret, Totp};
 use serde_json::{Value, json};
 
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `nidan serve` on a free loopback port; waits for its URL line.
 fn node(url: &str, key: &str, dir: &std::path::Path) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nidan"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("NIDAN_DATABASE_URL", url)
-        .env("NIDAN_MASTER_KEY", key)
-        .env("NIDAN_LOG", "warn")
-        .env("NIDAN_POLICY__BACKUP_RULE", "any_other_method")
-        .env("NIDAN_POLICY__RESEND_COOLDOWN_SECONDS", "0")
-        // The slow-down is tested with a controlled clock in nidan-core.
-        .env("NIDAN_POLICY__SLOWDOWN_AFTER_FAILURES", "50")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split("open ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    Node { child, base }
-}
-
-async fn call(
-    c: &reqwest::Client,
-    node: &Node,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut req = c.post(format!("{}/api/v1{path}", node.base)).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
+    common::node(
+        &["--listen", "127.0.0.1:0"],
+        &[("NIDAN_DATABASE_URL", url), ("NIDAN_MASTER_KEY", key)],
+        dir,
     )
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 async fn sign_in(c: &reqwest::Client, n: &Node, email: &str, remember: Option<&str>) -> Value {
     let (status, body) = call(
         c,
-        n,
+        &n.base,
         "/signin",
         None,
         json!({"email": email, "password": "correct horse", "remember_token": remember}),
@@ -107,42 +48,10 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     let b = node(&url, &key, db.path());
     let c = reqwest::Client::new();
 
-    // An account with two apps, enrolled on A.
-    let (_, body) = call(
-        &c,
-        &a,
-        "/signup",
-        None,
-        json!({"email": "u@example.com", "password": "correct horse"}),
-    )
-    .await;
-    let token = body["token"].as_str().unwrap().to_owned();
-    let mut secrets = Vec::new();
-    for (role, name) in [("primary", "Phone"), ("backup", "Tablet")] {
-        let (_, app) = call(
-            &c,
-            &a,
-            "/wizard/apps",
-            Some(&token),
-            json!({"role": role, "name": name}),
-        )
-        .await;
-        let secret = Secret::from_base32(app["secret"].as_str().unwrap()).unwrap();
-        let id = app["method_id"].as_str().unwrap();
-        let code = Totp::default().generate(&secret, now());
-        let (status, body) = call(
-            &c,
-            &a,
-            &format!("/wizard/apps/{id}/confirm"),
-            Some(&token),
-            json!({"code": code}),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        secrets.push(secret);
-    }
-    let (status, _) = call(&c, &b, "/wizard/enable", Some(&token), json!({})).await;
-    assert_eq!(status, 200, "the session made on A works on B");
+    // An account with two apps, enrolled on A and turned on through B:
+    // the session made on A works on B.
+    let token = sign_up(&c, &a.base, "u@example.com").await;
+    let secrets = enable_two_apps(&c, &a.base, &b.base, &token).await;
 
     // A code accepted by A is refused by B (the next step: enrolment used this one).
     let code = Totp::default().generate(&secrets[0], now() + 30);
@@ -150,7 +59,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     let on_b = sign_in(&c, &b, "u@example.com", None).await;
     let (status, signed) = call(
         &c,
-        &a,
+        &a.base,
         "/signin/code",
         None,
         json!({"challenge": on_a["challenge"], "code": code, "remember_browser": true}),
@@ -159,7 +68,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     assert_eq!(status, 200, "{signed}");
     let (status, body) = call(
         &c,
-        &b,
+        &b.base,
         "/signin/code",
         None,
         json!({"challenge": on_b["challenge"], "code": code}),
@@ -176,7 +85,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     for (i, n) in [&a, &b, &a, &b].into_iter().enumerate() {
         let (status, body) = call(
             &c,
-            n,
+            &n.base,
             "/signin/code",
             None,
             json!({"challenge": attempt["challenge"], "code": "000000"}),
@@ -190,7 +99,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     }
     let (status, body) = call(
         &c,
-        &b,
+        &b.base,
         "/signin/code",
         None,
         json!({"challenge": attempt["challenge"], "code": "000000"}),
@@ -200,7 +109,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
         (status, body["error"]["code"].as_str()),
         (429, Some("too_many_attempts"))
     );
-    let (_, body) = call(&c, &a, "/signin/code", None,
+    let (_, body) = call(&c, &a.base, "/signin/code", None,
         json!({"challenge": attempt["challenge"], "code": Totp::default().generate(&secrets[1], now())})).await;
     assert_eq!(
         body["error"]["code"], "too_many_attempts",
@@ -221,7 +130,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    let (status, _) = call(&c, &a, "/signout", Some(&session), json!({})).await;
+    let (status, _) = call(&c, &a.base, "/signout", Some(&session), json!({})).await;
     assert_eq!(status, 200);
     let res = c
         .get(format!("{}/api/v1/me", b.base))
@@ -232,18 +141,10 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     assert_eq!(res.status().as_u16(), 401);
 
     // The resend cap (5 per account per 15 minutes) counts sends on both.
-    let (_, body) = call(
-        &c,
-        &a,
-        "/signup",
-        None,
-        json!({"email": "p@example.com", "password": "correct horse"}),
-    )
-    .await;
-    let token = body["token"].as_str().unwrap().to_owned();
+    let token = sign_up(&c, &a.base, "p@example.com").await;
     let (_, phone) = call(
         &c,
-        &a,
+        &a.base,
         "/wizard/phones",
         Some(&token),
         json!({"role": "primary", "phone": "090-1234-5678", "channel": "sms"}),
@@ -254,7 +155,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     let id = phone["method_id"].as_str().unwrap();
     let (status, _) = call(
         &c,
-        &b,
+        &b.base,
         &format!("/wizard/phones/{id}/confirm"),
         Some(&token),
         json!({"code": code}),
@@ -263,7 +164,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     assert_eq!(status, 200);
     let (_, app) = call(
         &c,
-        &b,
+        &b.base,
         "/wizard/apps",
         Some(&token),
         json!({"role": "backup", "name": "App"}),
@@ -273,13 +174,13 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     let id = app["method_id"].as_str().unwrap();
     call(
         &c,
-        &b,
+        &b.base,
         &format!("/wizard/apps/{id}/confirm"),
         Some(&token),
         json!({"code": Totp::default().generate(&secret, now())}),
     )
     .await;
-    let (status, _) = call(&c, &a, "/wizard/enable", Some(&token), json!({})).await;
+    let (status, _) = call(&c, &a.base, "/wizard/enable", Some(&token), json!({})).await;
     assert_eq!(status, 200);
     // Sent so far: the enrolment code (1) and the code as sign-in opens (2).
     let attempt = sign_in(&c, &b, "p@example.com", None).await;
@@ -288,7 +189,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     for n in [&a, &b, &a, &b, &a, &b] {
         let (status, body) = call(
             &c,
-            n,
+            &n.base,
             "/signin/send",
             None,
             json!({"challenge": attempt["challenge"], "method_id": phone_id, "channel": "sms"}),
@@ -322,10 +223,4 @@ async fn last_text(store: &nidan_store::SqlStore) -> String {
     let messages = nidan_core::Store::outbox(store, 10).await.unwrap();
     let m = messages.iter().find(|m| m.channel == "sms").unwrap();
     m.body.split_whitespace().next().unwrap().to_owned()
-}
-
-/// A master key both nodes share, as NIDAN_MASTER_KEY (Base64 of 32 bytes).
-fn base64_key() -> String {
-    let bytes = nidan_core::secrets::random_bytes::<32>().unwrap();
-    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
 }

@@ -299,6 +299,7 @@ fn session(row: &impl Columns) -> Result<Session> {
         expires_at: row.col("expires_at")?,
         password_at: row.col("password_at")?,
         keep_signed_in: keep != 0,
+        two_step_at: row.col("two_step_at")?,
     })
 }
 
@@ -723,8 +724,8 @@ impl Store for SqlStore {
 
     async fn insert_session(&self, s: &Session, token_hash: &str) -> Result<()> {
         self.exec(
-            "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, password_at, keep_signed_in)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, password_at, keep_signed_in, two_step_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 Param::Text(&s.id),
                 Param::Text(token_hash),
@@ -733,6 +734,7 @@ impl Store for SqlStore {
                 Param::Int(s.expires_at),
                 Param::Int(s.password_at),
                 Param::Int(i64::from(s.keep_signed_in)),
+                Param::OptInt(s.two_step_at),
             ],
         )
         .await?;
@@ -741,7 +743,7 @@ impl Store for SqlStore {
 
     async fn session_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Session>> {
         self.row(
-            "SELECT id, account_id, created_at, expires_at, password_at, keep_signed_in FROM sessions
+            "SELECT id, account_id, created_at, expires_at, password_at, keep_signed_in, two_step_at FROM sessions
              WHERE token_hash = $1 AND expires_at > $2",
             &[Param::Text(token_hash), Param::Int(now)],
         )

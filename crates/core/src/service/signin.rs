@@ -146,7 +146,8 @@ impl<S: Store> Nidan<S> {
         }
         self.record(Some(&account.id), "signed_up", origin, "")
             .await?;
-        self.start_session(&account, false, None, origin).await
+        self.start_session(&account, false, false, None, origin)
+            .await
     }
 
     /// The password step. `remembered` is the remembered-browser token the
@@ -174,7 +175,7 @@ impl<S: Store> Nidan<S> {
     ) -> Result<PasswordStep> {
         if account.two_sv_on_since.is_none() {
             return self
-                .start_session(&account, keep_signed_in, None, origin)
+                .start_session(&account, keep_signed_in, false, None, origin)
                 .await
                 .map(PasswordStep::SignedIn);
         }
@@ -195,8 +196,10 @@ impl<S: Store> Nidan<S> {
                     &browser.label,
                 )
                 .await?;
+                // The browser was remembered at a code step: it is the
+                // second step.
                 return self
-                    .start_session(&account, keep_signed_in, None, origin)
+                    .start_session(&account, keep_signed_in, true, None, origin)
                     .await
                     .map(PasswordStep::SignedIn);
             }
@@ -394,7 +397,7 @@ impl<S: Store> Nidan<S> {
                     None
                 };
                 return self
-                    .start_session(&account, challenge.keep_signed_in, remember, origin)
+                    .start_session(&account, challenge.keep_signed_in, true, remember, origin)
                     .await;
             }
             Err(refused) => refused,
@@ -464,6 +467,7 @@ impl<S: Store> Nidan<S> {
         &self,
         account: &Account,
         keep_signed_in: bool,
+        two_step: bool,
         remember_token: Option<Zeroizing<String>>,
         origin: &Origin,
     ) -> Result<SignedIn> {
@@ -481,6 +485,7 @@ impl<S: Store> Nidan<S> {
             expires_at: now + lifetime,
             password_at: now,
             keep_signed_in,
+            two_step_at: two_step.then_some(now),
         };
         self.store
             .insert_session(&session, &token_hash(&token))
@@ -517,15 +522,16 @@ impl<S: Store> Nidan<S> {
             .await
     }
 
-    /// Whether `session` began with two steps: the account has 2SV on and
-    /// the session started after it was turned on — so it came from a
-    /// code, from a browser remembered after a code, or from
-    /// [`Nidan::renew_session`] as the wizard finished. A session from
-    /// before 2SV (password only) does not count.
+    /// Whether `session` passed two steps while the account has 2SV on:
+    /// it came from a code, from a browser remembered after a code, or
+    /// from [`Nidan::renew_session`] as the wizard finished. A
+    /// password-only session (from before 2SV) does not count, nor one
+    /// from before 2SV was last turned off and on again.
     pub fn passed_two_steps(&self, session: &Session, account: &Account) -> bool {
-        account
-            .two_sv_on_since
-            .is_some_and(|since| session.created_at >= since)
+        match (session.two_step_at, account.two_sv_on_since) {
+            (Some(at), Some(since)) => at >= since,
+            _ => false,
+        }
     }
 
     /// Replaces `old` with a new session (new token, same kind and
@@ -542,6 +548,7 @@ impl<S: Store> Nidan<S> {
             expires_at: old.expires_at.max(now),
             password_at: old.password_at,
             keep_signed_in: old.keep_signed_in,
+            two_step_at: Some(now),
         };
         self.store
             .insert_session(&session, &token_hash(&token))

@@ -1,0 +1,510 @@
+//! Forward authentication through a real nginx (SPEC §9.2): Debian's
+//! nginx on loopback, configured with the snippets in `deploy/nginx/`
+//! (the same ones the README shows), in front of a tiny app (an nginx
+//! server block that echoes the `Remote-*` headers it receives), asking a
+//! real `nidan serve` process on every request.
+//!
+//! Host names `auth.nidan.test`, `app.nidan.test` and `wiki.nidan.test`
+//! resolve to nginx's loopback port in the client, so the session cookie's
+//! `Domain=nidan.test` is exercised for real across sub-domains.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{call, enable_two_apps, now, sign_up};
+use nidan_otp::{Secret, Totp};
+use reqwest::header::{HeaderMap, LOCATION};
+
+/// The repository's nginx snippets.
+fn snippet(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/nginx")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+}
+
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// nginx with nidan's auth host, the protected app host, and the app.
+fn nginx(dir: &Path, port: u16, nidan: &str) -> Nginx {
+    let app_port = free_port();
+    let nidan = nidan.trim_start_matches("http://");
+    let (authz, protect) = (snippet("nidan-authz.conf"), snippet("nidan-protect.conf"));
+    let d = dir.display();
+    let conf = format!(
+        r#"
+worker_processes 1;
+error_log {d}/error.log warn;
+pid {d}/nginx.pid;
+daemon off;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    upstream nidan {{ server {nidan}; }}
+    # The app: shows what reached it.
+    server {{
+        listen 127.0.0.1:{app_port};
+        default_type text/plain;
+        location / {{
+            return 200 "app page $request_uri user=[$http_remote_user] email=[$http_remote_email] groups=[$http_remote_groups]";
+        }}
+    }}
+    # nidan's own pages.
+    server {{
+        listen 127.0.0.1:{port};
+        server_name auth.nidan.test;
+        location / {{
+            proxy_pass http://nidan;
+            proxy_set_header Host $http_host;
+        }}
+    }}
+    # The protected apps.
+    server {{
+        listen 127.0.0.1:{port};
+        server_name app.nidan.test wiki.nidan.test;
+        include {authz};
+        location / {{
+            include {protect};
+            proxy_pass http://127.0.0.1:{app_port};
+        }}
+    }}
+}}
+"#,
+        authz = authz.display(),
+        protect = protect.display(),
+    );
+    let file = dir.join("nginx.conf");
+    std::fs::write(&file, conf).unwrap();
+    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| {
+            panic!("nginx is not installed: `apt-get install nginx` (.ci/run does it)")
+        });
+    let check = Command::new(bin)
+        .args(["-t", "-e", "stderr", "-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "nginx -t: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let child = Command::new(bin)
+        .args(["-e", "stderr", "-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Nginx(child);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nginx did not start on {port}");
+}
+
+struct Setup {
+    _nginx: Nginx,
+    _nidan: common::Node,
+    _dir: tempfile::TempDir,
+    port: u16,
+    /// nidan directly (not through nginx), for the JSON API.
+    direct: String,
+}
+
+impl Setup {
+    fn auth(&self, path: &str) -> String {
+        format!("http://auth.nidan.test:{}{path}", self.port)
+    }
+    fn app(&self, path: &str) -> String {
+        format!("http://app.nidan.test:{}{path}", self.port)
+    }
+    /// A browser: cookies kept, redirects not followed, the test names
+    /// resolving to nginx.
+    fn browser(&self) -> reqwest::Client {
+        let at = SocketAddr::from(([127, 0, 0, 1], self.port));
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("auth.nidan.test", at)
+            .resolve("app.nidan.test", at)
+            .resolve("wiki.nidan.test", at)
+            .build()
+            .unwrap()
+    }
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("nidan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+public_url = "http://auth.nidan.test:{port}"
+
+[forward_auth]
+cookie_domain = "nidan.test"
+
+[[forward_auth.rules]]
+host = "app.nidan.test"
+path = "/public"
+anonymous = true
+
+[[forward_auth.rules]]
+host = "app.nidan.test"
+path = "/staff"
+roles = ["staff"]
+
+[[forward_auth.rules]]
+host = "app.nidan.test"
+
+[[forward_auth.rules]]
+host = "wiki.nidan.test"
+require_2sv = false
+"#
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let nidan = common::node(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+        &data,
+    );
+    let nginx_dir = dir.path().join("nginx");
+    std::fs::create_dir_all(&nginx_dir).unwrap();
+    let nginx = nginx(&nginx_dir, port, &nidan.base);
+    Setup {
+        direct: nidan.base.clone(),
+        _nginx: nginx,
+        _nidan: nidan,
+        _dir: dir,
+        port,
+    }
+}
+
+fn location(h: &HeaderMap) -> String {
+    h.get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// GETs `url`; status, Location and body.
+async fn get(c: &reqwest::Client, url: &str) -> (u16, String, String) {
+    let res = c.get(url).send().await.unwrap();
+    let status = res.status().as_u16();
+    let loc = location(res.headers());
+    (status, loc, res.text().await.unwrap())
+}
+
+/// POSTs a form to nidan's page `path` as the browser would (same origin).
+async fn form(
+    s: &Setup,
+    c: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let res = c
+        .post(s.auth(path))
+        .header("origin", s.auth(""))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let loc = location(res.headers());
+    (status, loc, res.text().await.unwrap())
+}
+
+fn encoded(url: &str) -> String {
+    url::form_urlencoded::byte_serialize(url.as_bytes()).collect()
+}
+
+/// Email, then password, through nidan's pages behind nginx.
+async fn password_step(s: &Setup, c: &reqwest::Client, email: &str) -> (u16, String) {
+    let (status, loc, _) = form(s, c, "/signin", &[("email", email)]).await;
+    assert_eq!((status, loc.as_str()), (303, "/signin/password"));
+    let (status, loc, body) =
+        form(s, c, "/signin/password", &[("password", "correct horse")]).await;
+    assert!(matches!(status, 302 | 303), "{status} {body}");
+    (status, loc)
+}
+
+#[tokio::test]
+async fn nginx_auth_request_lets_through_only_two_step_sessions() {
+    let s = setup().await;
+    let api = reqwest::Client::new();
+    let token = sign_up(&api, &s.direct, "ann@example.com").await;
+    let secrets: Vec<Secret> = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
+    let c = s.browser();
+
+    // Anonymous: sent to nidan's sign-in page with the original URL.
+    let page = s.app("/docs/page?x=1");
+    let (status, loc, _) = get(&c, &page).await;
+    assert_eq!(status, 302);
+    assert_eq!(loc, s.auth(&format!("/signin?rd={}", encoded(&page))));
+    // A public path needs nobody, and a forged Remote-User never reaches the app.
+    let res = c
+        .get(s.app("/public/index.html"))
+        .header("remote-user", "admin@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("user=[]"), "{body}");
+
+    // Follow the redirect: the sign-in page remembers where to return.
+    let (status, _, body) = get(&c, &loc).await;
+    assert_eq!(status, 200, "{body}");
+    // Password right, code not yet typed: still refused.
+    let (_, next) = password_step(&s, &c, "ann@example.com").await;
+    assert_eq!(next, "/signin/code");
+    let (status, _, _) = get(&c, &page).await;
+    assert_eq!(status, 302, "no code, no entry");
+
+    // The code: back to the app page, with nidan's headers reaching the app.
+    let code = Totp::default().generate(&secrets[0], now() + 30);
+    let (status, loc, body) = form(&s, &c, "/signin/code", &[("code", &code)]).await;
+    assert_eq!((status, loc.as_str()), (303, page.as_str()), "{body}");
+    let (status, _, body) = get(&c, &page).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        "app page /docs/page?x=1 user=[ann@example.com] email=[ann@example.com] groups=[]"
+    );
+    // The same session covers the other protected host (cookie domain).
+    let (status, _, body) = get(&c, &format!("http://wiki.nidan.test:{}/", s.port)).await;
+    assert_eq!(
+        (status, body.contains("user=[ann@example.com]")),
+        (200, true),
+        "{body}"
+    );
+    // A path for another role: 403, and nginx does not redirect it.
+    let (status, loc, _) = get(&c, &s.app("/staff/")).await;
+    assert_eq!((status, loc.as_str()), (403, ""));
+
+    // Signed in already, the sign-in page with a return URL goes straight back.
+    let (status, loc, _) = get(&c, &s.auth(&format!("/signin?rd={}", encoded(&page)))).await;
+    assert_eq!((status, loc.as_str()), (303, page.as_str()));
+
+    // A crafted return URL to a foreign host is never followed.
+    for evil in [
+        "http://evil.test/",
+        "//evil.test/",
+        "http://app.nidan.test.evil.test/",
+        "http://app.nidan.test@evil.test/",
+        "javascript:alert(1)",
+    ] {
+        let (status, loc, _) = get(&c, &s.auth(&format!("/signin?rd={}", encoded(evil)))).await;
+        assert_eq!((status, loc.as_str()), (200, ""), "{evil}");
+    }
+
+    // Sign-out from the app: a link to nidan's sign-out, one confirmation.
+    let (status, _, body) = get(&c, &s.auth(&format!("/signout?rd={}", encoded(&page)))).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("name=\"rd\""), "{body}");
+    let (status, loc, _) = form(&s, &c, "/signout", &[("rd", &page)]).await;
+    assert_eq!((status, loc.as_str()), (303, page.as_str()));
+    // Refused again, on every protected host.
+    let (status, _, _) = get(&c, &page).await;
+    assert_eq!(status, 302);
+    let (status, _, _) = get(&c, &format!("http://wiki.nidan.test:{}/", s.port)).await;
+    assert_eq!(status, 302);
+
+    // Signing in with a foreign return URL ends on nidan's own page.
+    let (status, _, _) = get(
+        &c,
+        &s.auth(&format!("/signin?rd={}", encoded("http://evil.test/"))),
+    )
+    .await;
+    assert_eq!(status, 200);
+    password_step(&s, &c, "ann@example.com").await;
+    let code = Totp::default().generate(&secrets[1], now() + 30);
+    let (status, loc, _) = form(&s, &c, "/signin/code", &[("code", &code)]).await;
+    assert_eq!((status, loc.as_str()), (303, "/account"));
+}
+
+#[tokio::test]
+async fn password_only_accounts_reach_only_hosts_that_allow_them() {
+    let s = setup().await;
+    let c = s.browser();
+    let (status, loc, _) = form(
+        &s,
+        &c,
+        "/signup",
+        &[("email", "bo@example.com"), ("password", "correct horse")],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (303, "/security"));
+    // wiki allows password-only sessions; app wants 2SV.
+    let (status, _, body) = get(&c, &format!("http://wiki.nidan.test:{}/w", s.port)).await;
+    assert_eq!(
+        (status, body.contains("user=[bo@example.com]")),
+        (200, true),
+        "{body}"
+    );
+    let page = s.app("/");
+    let (status, loc, _) = get(&c, &page).await;
+    assert_eq!(status, 302);
+    // Signed in, but 2SV is off: the sign-in page says to turn it on.
+    let (status, _, body) = get(&c, &loc).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("href=\"/security/wizard\""), "{body}");
+    assert!(body.contains("app.nidan.test"), "{body}");
+}
+
+#[tokio::test]
+async fn traefik_and_caddy_style_questions_get_redirects() {
+    let s = setup().await;
+    let api = reqwest::Client::new();
+    let token = sign_up(&api, &s.direct, "cy@example.com").await;
+    let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
+    let ask = |method: &str, cookie: Option<&str>| {
+        let mut req = api
+            .get(format!("{}/api/v1/authz/forward-auth", s.direct))
+            .header("x-forwarded-method", method)
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "app.nidan.test")
+            .header("x-forwarded-uri", "/reports?q=1");
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("nidan_session={c}"));
+        }
+        req
+    };
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = no_redirects
+        .execute(ask("GET", None).build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 302);
+    assert_eq!(
+        location(res.headers()),
+        s.auth(&format!(
+            "/signin?rd={}",
+            encoded("https://app.nidan.test/reports?q=1")
+        ))
+    );
+    let res = no_redirects
+        .execute(ask("POST", None).build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    // The JSON API's session (made before 2SV was on) does not count ...
+    let res = no_redirects
+        .execute(ask("GET", Some(&token)).build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 302, "a session from before 2SV");
+    // ... one signed in with the code does.
+    let (_, attempt) = call(
+        &api,
+        &s.direct,
+        "/signin",
+        None,
+        serde_json::json!({"email": "cy@example.com", "password": "correct horse"}),
+    )
+    .await;
+    let code = Totp::default().generate(&secrets[0], now() + 30);
+    let (status, signed) = call(
+        &api,
+        &s.direct,
+        "/signin/code",
+        None,
+        serde_json::json!({"challenge": attempt["challenge"], "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}");
+    let res = no_redirects
+        .execute(ask("GET", signed["token"].as_str()).build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["remote-user"], "cy@example.com");
+    assert_eq!(res.headers()["remote-email"], "cy@example.com");
+    // A host no rule names is refused, signed in or not.
+    let res = no_redirects
+        .get(format!("{}/api/v1/authz/forward-auth", s.direct))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "other.test")
+        .header(
+            "cookie",
+            format!("nidan_session={}", signed["token"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    // Without the headers the proxy should send: a clear 400.
+    let res = no_redirects
+        .get(format!("{}/api/v1/authz/forward-auth", s.direct))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    assert!(res.text().await.unwrap().contains("X-Forwarded-Host"));
+}
+
+/// The README shows the snippets the test above uses, word for word.
+#[test]
+fn the_readme_shows_these_nginx_snippets() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    for name in ["nidan-authz.conf", "nidan-protect.conf"] {
+        let text = std::fs::read_to_string(snippet(name)).unwrap();
+        assert!(
+            readme.contains(text.trim()),
+            "README lacks deploy/nginx/{name}"
+        );
+    }
+}
