@@ -133,9 +133,10 @@ http {{
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    let nginx = Nginx(child);
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Nginx(child);
+            return nginx;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
