@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,11 +26,14 @@ function freePort() {
   });
 }
 
-export async function startNidan(extraEnv = {}) {
+export { freePort };
+
+/** Starts `nidan serve`; `extraArgs` go after `serve` (e.g. `--config FILE`). */
+export async function startNidan(extraEnv = {}, extraArgs = []) {
   const bin = process.env.NIDAN_BIN ?? join(here, '..', 'target', 'debug', 'nidan');
   const dataDir = mkdtempSync(join(tmpdir(), 'nidan-e2e-'));
   const port = await freePort();
-  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const child = spawn(bin, ['serve', ...extraArgs, '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NIDAN_LOG: 'warn', ...extraEnv },
   });
@@ -69,14 +72,57 @@ export async function startNidan(extraEnv = {}) {
   };
 }
 
-export async function launchChromium() {
+export async function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...extraArgs,
     ],
   });
+}
+
+/**
+ * Debian's nginx on loopback `port` with the forward-authentication test
+ * site (crates/server/tests/nginx.conf.in, using deploy/nginx's snippets)
+ * in front of `nidanBase`.
+ */
+export async function startNginx(port, nidanBase) {
+  const dir = mkdtempSync(join(tmpdir(), 'nidan-nginx-'));
+  const root = join(here, '..');
+  const conf = readFileSync(join(root, 'crates/server/tests/nginx.conf.in'), 'utf8')
+    .replaceAll('@DIR@', dir)
+    .replaceAll('@NIDAN@', nidanBase.replace('http://', ''))
+    .replaceAll('@APP_PORT@', String(await freePort()))
+    .replaceAll('@PORT@', String(port))
+    .replaceAll('@AUTHZ@', join(root, 'deploy/nginx/nidan-authz.conf'))
+    .replaceAll('@PROTECT@', join(root, 'deploy/nginx/nidan-protect.conf'));
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = spawn('/usr/sbin/nginx', ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (d) => { output += d; });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill();
+      throw new Error(`nginx did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function base32Decode(text) {

@@ -132,6 +132,21 @@ impl ForwardAuth {
             .then_some(target.url)
     }
 
+    /// The hosts forms may lead to after nidan's own (the sign-in and
+    /// sign-out forms end with a redirect to the protected app, which a
+    /// Content-Security-Policy `form-action` must allow): CSP sources, any
+    /// port, either scheme of the page's.
+    pub fn form_action_sources(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .rules
+            .iter()
+            .map(|r| format!("{}:*", r.host.to_ascii_lowercase()))
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
     /// Refuses rules that would never work: a host the session cookie
     /// cannot reach (the visitor would go round in circles between the
     /// app and the sign-in page), a path that is not a path.
@@ -150,7 +165,8 @@ impl ForwardAuth {
         for rule in &self.rules {
             let host = rule.host.to_ascii_lowercase();
             let bare = host.strip_prefix("*.").unwrap_or(&host);
-            if bare.is_empty() || bare.contains(['*', '/', ':', '@']) {
+            let host_chars = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+            if bare.is_empty() || !bare.chars().all(host_chars) {
                 return Err(format!(
                     "forward_auth rule host {:?} must be a host name such as wiki.example.com or *.example.com (no scheme, port or path)",
                     rule.host

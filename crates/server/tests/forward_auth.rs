@@ -56,54 +56,16 @@ fn nginx(dir: &Path, port: u16, nidan: &str) -> Nginx {
     let app_port = free_port();
     let nidan = nidan.trim_start_matches("http://");
     let (authz, protect) = (snippet("nidan-authz.conf"), snippet("nidan-protect.conf"));
-    let d = dir.display();
-    let conf = format!(
-        r#"
-worker_processes 1;
-error_log {d}/error.log warn;
-pid {d}/nginx.pid;
-daemon off;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    upstream nidan {{ server {nidan}; }}
-    # The app: shows what reached it.
-    server {{
-        listen 127.0.0.1:{app_port};
-        default_type text/plain;
-        location / {{
-            return 200 "app page $request_uri user=[$http_remote_user] email=[$http_remote_email] groups=[$http_remote_groups]";
-        }}
-    }}
-    # nidan's own pages.
-    server {{
-        listen 127.0.0.1:{port};
-        server_name auth.nidan.test;
-        location / {{
-            proxy_pass http://nidan;
-            proxy_set_header Host $http_host;
-        }}
-    }}
-    # The protected apps.
-    server {{
-        listen 127.0.0.1:{port};
-        server_name app.nidan.test wiki.nidan.test;
-        include {authz};
-        location / {{
-            include {protect};
-            proxy_pass http://127.0.0.1:{app_port};
-        }}
-    }}
-}}
-"#,
-        authz = authz.display(),
-        protect = protect.display(),
-    );
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nginx.conf.in"))
+            .unwrap();
+    let conf = template
+        .replace("@DIR@", &dir.display().to_string())
+        .replace("@NIDAN@", nidan)
+        .replace("@APP_PORT@", &app_port.to_string())
+        .replace("@PORT@", &port.to_string())
+        .replace("@AUTHZ@", &authz.display().to_string())
+        .replace("@PROTECT@", &protect.display().to_string());
     let file = dir.join("nginx.conf");
     std::fs::write(&file, conf).unwrap();
     let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
@@ -318,7 +280,7 @@ async fn nginx_auth_request_lets_through_only_two_step_sessions() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        "app page /docs/page?x=1 user=[ann@example.com] email=[ann@example.com] groups=[]"
+        "<!doctype html><title>app</title><p id=app>app page /docs/page?x=1 user=[ann@example.com] email=[ann@example.com] groups=[]</p>"
     );
     // The same session covers the other protected host (cookie domain).
     let (status, _, body) = get(&c, &format!("http://wiki.nidan.test:{}/", s.port)).await;

@@ -101,8 +101,18 @@ fn time_seconds(seconds: i64) -> time::Duration {
 }
 
 /// Content Security Policy: nothing but our own stylesheet and inline SVG;
-/// no scripts at all, no framing.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// no scripts at all, no framing; forms lead to nidan itself, and to the
+/// hosts forward authentication protects (signing in or out from a
+/// protected app ends with a redirect back to it).
+fn csp(forward_auth: &ForwardAuth) -> HeaderValue {
+    const BASE: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+    let mut form_action = vec!["'self'".to_owned()];
+    form_action.extend(forward_auth.form_action_sources());
+    HeaderValue::from_str(&format!("{BASE}; form-action {}", form_action.join(" ")))
+        .unwrap_or_else(|_| HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ))
+}
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
@@ -126,7 +136,7 @@ pub fn app(state: AppState) -> Router {
         .merge(authz::routes())
         .layer(SetResponseHeaderLayer::if_not_present(
             CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            csp(&state.forward_auth),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             X_FRAME_OPTIONS,
