@@ -4,6 +4,8 @@
 //! server block that echoes the `Remote-*` headers it receives), asking a
 //! real `nidan serve` process on every request.
 //!
+//! Caddy (Debian's) runs the README's Caddyfile the same way.
+//!
 //! Host names `auth.nidan.test`, `app.nidan.test` and `wiki.nidan.test`
 //! resolve to nginx's loopback port in the client, so the session cookie's
 //! `Domain=nidan.test` is exercised for real across sub-domains.
@@ -34,9 +36,10 @@ fn snippet(name: &str) -> PathBuf {
         .unwrap()
 }
 
-struct Nginx(Child);
+/// A proxy process, stopped when dropped.
+struct Proxy(Child);
 
-impl Drop for Nginx {
+impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -52,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// nginx with nidan's auth host, the protected app host, and the app.
-fn nginx(dir: &Path, port: u16, nidan: &str) -> Nginx {
+fn nginx(dir: &Path, port: u16, nidan: &str) -> Proxy {
     let app_port = free_port();
     let nidan = nidan.trim_start_matches("http://");
     let (authz, protect) = (snippet("nidan-authz.conf"), snippet("nidan-protect.conf"));
@@ -95,18 +98,73 @@ fn nginx(dir: &Path, port: u16, nidan: &str) -> Nginx {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let nginx = Nginx(child);
-    for _ in 0..100 {
+    listening(Proxy(child), port, "nginx")
+}
+
+/// Waits until `proxy` accepts connections on `port`.
+fn listening(proxy: Proxy, port: u16, name: &str) -> Proxy {
+    for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return nginx;
+            return proxy;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("nginx did not start on {port}");
+    panic!("{name} did not start on {port}");
+}
+
+/// The README's Caddyfile, word for word, with the example hosts and
+/// ports replaced by the test's (plain HTTP on loopback), and a tiny app.
+fn caddy(dir: &Path, port: u16, nidan: &str) -> Proxy {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let block = readme
+        .split("```caddyfile\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a caddyfile block");
+    let app_port = free_port();
+    let site = block
+        .replace(
+            "auth.example.com {",
+            &format!("http://auth.nidan.test:{port} {{"),
+        )
+        .replace(
+            "wiki.example.com {",
+            &format!("http://app.nidan.test:{port} {{"),
+        )
+        .replace("127.0.0.1:8080", nidan.trim_start_matches("http://"))
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{app_port}"));
+    assert!(site.contains(&format!("app.nidan.test:{port}")), "{site}");
+    let conf = format!(
+        "{{\n\tadmin off\n\tauto_https off\n}}\n{site}\n\
+         http://:{app_port} {{\n\trespond \"app page {{uri}} user=[{{http.request.header.Remote-User}}] email=[{{http.request.header.Remote-Email}}]\"\n}}\n"
+    );
+    let file = dir.join("Caddyfile");
+    std::fs::write(&file, conf).unwrap();
+    let child = Command::new("caddy")
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&file)
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("caddy could not start ({e}): `apt-get install caddy` (.ci/run does it)")
+        });
+    listening(Proxy(child), port, "caddy")
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Nginx,
+    Caddy,
 }
 
 struct Setup {
-    _nginx: Nginx,
+    _proxy: Proxy,
     _nidan: common::Node,
     _dir: tempfile::TempDir,
     port: u16,
@@ -136,7 +194,7 @@ impl Setup {
     }
 }
 
-async fn setup() -> Setup {
+async fn setup(kind: Kind) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = dir.path().join("nidan.toml");
@@ -180,12 +238,15 @@ require_2sv = false
         &[],
         &data,
     );
-    let nginx_dir = dir.path().join("nginx");
-    std::fs::create_dir_all(&nginx_dir).unwrap();
-    let nginx = nginx(&nginx_dir, port, &nidan.base);
+    let proxy_dir = dir.path().join("proxy");
+    std::fs::create_dir_all(&proxy_dir).unwrap();
+    let proxy = match kind {
+        Kind::Nginx => nginx(&proxy_dir, port, &nidan.base),
+        Kind::Caddy => caddy(&proxy_dir, port, &nidan.base),
+    };
     Setup {
         direct: nidan.base.clone(),
-        _nginx: nginx,
+        _proxy: proxy,
         _nidan: nidan,
         _dir: dir,
         port,
@@ -241,7 +302,7 @@ async fn password_step(s: &Setup, c: &reqwest::Client, email: &str) -> (u16, Str
 
 #[tokio::test]
 async fn nginx_auth_request_lets_through_only_two_step_sessions() {
-    let s = setup().await;
+    let s = setup(Kind::Nginx).await;
     let api = reqwest::Client::new();
     let token = sign_up(&api, &s.direct, "ann@example.com").await;
     let secrets: Vec<Secret> = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
@@ -336,7 +397,7 @@ async fn nginx_auth_request_lets_through_only_two_step_sessions() {
 
 #[tokio::test]
 async fn password_only_accounts_reach_only_hosts_that_allow_them() {
-    let s = setup().await;
+    let s = setup(Kind::Nginx).await;
     let c = s.browser();
     let (status, loc, _) = form(
         &s,
@@ -365,7 +426,7 @@ async fn password_only_accounts_reach_only_hosts_that_allow_them() {
 
 #[tokio::test]
 async fn traefik_and_caddy_style_questions_get_redirects() {
-    let s = setup().await;
+    let s = setup(Kind::Nginx).await;
     let api = reqwest::Client::new();
     let token = sign_up(&api, &s.direct, "cy@example.com").await;
     let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
@@ -455,6 +516,62 @@ async fn traefik_and_caddy_style_questions_get_redirects() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 400);
     assert!(res.text().await.unwrap().contains("X-Forwarded-Host"));
+}
+
+#[tokio::test]
+async fn caddy_with_the_readme_caddyfile() {
+    let s = setup(Kind::Caddy).await;
+    let api = reqwest::Client::new();
+    let token = sign_up(&api, &s.direct, "dee@example.com").await;
+    let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
+    let c = s.browser();
+    let page = s.app("/docs?x=1");
+    // Anonymous, even with a forged identity header: to the sign-in page.
+    let res = c
+        .get(&page)
+        .header("remote-user", "admin@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 302);
+    let loc = location(res.headers());
+    assert_eq!(loc, s.auth(&format!("/signin?rd={}", encoded(&page))));
+    // A public path: the forged header never reaches the app.
+    let res = c
+        .get(s.app("/public/x"))
+        .header("remote-user", "admin@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.starts_with("app page /public/x"), "{body}");
+    assert!(!body.contains("admin@example.com"), "{body}");
+    // Sign in through Caddy with the code: back to the page, as this account.
+    get(&c, &loc).await;
+    let (_, next) = password_step(&s, &c, "dee@example.com").await;
+    assert_eq!(next, "/signin/code");
+    let code = Totp::default().generate(&secrets[0], now() + 30);
+    let (status, loc, _) = form(&s, &c, "/signin/code", &[("code", &code)]).await;
+    assert_eq!((status, loc.as_str()), (303, page.as_str()));
+    let res = c
+        .get(&page)
+        .header("remote-user", "admin@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.text().await.unwrap(),
+        "app page /docs?x=1 user=[dee@example.com] email=[dee@example.com]"
+    );
+    let (status, _, _) = get(&c, &s.app("/staff/")).await;
+    assert_eq!(status, 403);
+    // Sign out: refused again.
+    let (status, loc, _) = form(&s, &c, "/signout", &[("rd", &page)]).await;
+    assert_eq!((status, loc.as_str()), (303, page.as_str()));
+    let (status, _, _) = get(&c, &page).await;
+    assert_eq!(status, 302);
 }
 
 /// The README shows the snippets the test above uses, word for word.
