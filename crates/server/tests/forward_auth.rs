@@ -267,6 +267,20 @@ async fn get(c: &reqwest::Client, url: &str) -> (u16, String, String) {
     (status, loc, res.text().await.unwrap())
 }
 
+/// GETs `url` claiming to be an admin in `Remote-User`, as an attacker
+/// would; status, Location and body.
+async fn get_forged(c: &reqwest::Client, url: &str) -> (u16, String, String) {
+    let res = c
+        .get(url)
+        .header("remote-user", "admin@example.com")
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let loc = location(res.headers());
+    (status, loc, res.text().await.unwrap())
+}
+
 /// POSTs a form to nidan's page `path` as the browser would (same origin).
 async fn form(
     s: &Setup,
@@ -300,29 +314,36 @@ async fn password_step(s: &Setup, c: &reqwest::Client, email: &str) -> (u16, Str
     (status, loc)
 }
 
+/// The proxy, an account with 2SV on (two apps), the apps' keys and a
+/// browser that has not signed in.
+async fn with_account(kind: Kind, email: &str) -> (Setup, Vec<Secret>, reqwest::Client) {
+    let s = setup(kind).await;
+    let api = reqwest::Client::new();
+    let token = sign_up(&api, &s.direct, email).await;
+    let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
+    let c = s.browser();
+    (s, secrets, c)
+}
+
+/// Before signing in: `page` sends the visitor to nidan's sign-in page
+/// with the original URL (returned), a public path lets anyone through,
+/// and an identity header the visitor forges never reaches the app.
+async fn anonymous(s: &Setup, c: &reqwest::Client, page: &str) -> String {
+    let (status, loc, _) = get_forged(c, page).await;
+    assert_eq!(status, 302);
+    assert_eq!(loc, s.auth(&format!("/signin?rd={}", encoded(page))));
+    let (status, _, body) = get_forged(c, &s.app("/public/x")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("app page /public/x user=["), "{body}");
+    assert!(!body.contains("admin@example.com"), "{body}");
+    loc
+}
+
 #[tokio::test]
 async fn nginx_auth_request_lets_through_only_two_step_sessions() {
-    let s = setup(Kind::Nginx).await;
-    let api = reqwest::Client::new();
-    let token = sign_up(&api, &s.direct, "ann@example.com").await;
-    let secrets: Vec<Secret> = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
-    let c = s.browser();
-
-    // Anonymous: sent to nidan's sign-in page with the original URL.
+    let (s, secrets, c) = with_account(Kind::Nginx, "ann@example.com").await;
     let page = s.app("/docs/page?x=1");
-    let (status, loc, _) = get(&c, &page).await;
-    assert_eq!(status, 302);
-    assert_eq!(loc, s.auth(&format!("/signin?rd={}", encoded(&page))));
-    // A public path needs nobody, and a forged Remote-User never reaches the app.
-    let res = c
-        .get(s.app("/public/index.html"))
-        .header("remote-user", "admin@example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("user=[]"), "{body}");
+    let loc = anonymous(&s, &c, &page).await;
 
     // Follow the redirect: the sign-in page remembers where to return.
     let (status, _, body) = get(&c, &loc).await;
@@ -520,33 +541,9 @@ async fn traefik_and_caddy_style_questions_get_redirects() {
 
 #[tokio::test]
 async fn caddy_with_the_readme_caddyfile() {
-    let s = setup(Kind::Caddy).await;
-    let api = reqwest::Client::new();
-    let token = sign_up(&api, &s.direct, "dee@example.com").await;
-    let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
-    let c = s.browser();
+    let (s, secrets, c) = with_account(Kind::Caddy, "dee@example.com").await;
     let page = s.app("/docs?x=1");
-    // Anonymous, even with a forged identity header: to the sign-in page.
-    let res = c
-        .get(&page)
-        .header("remote-user", "admin@example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 302);
-    let loc = location(res.headers());
-    assert_eq!(loc, s.auth(&format!("/signin?rd={}", encoded(&page))));
-    // A public path: the forged header never reaches the app.
-    let res = c
-        .get(s.app("/public/x"))
-        .header("remote-user", "admin@example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let body = res.text().await.unwrap();
-    assert!(body.starts_with("app page /public/x"), "{body}");
-    assert!(!body.contains("admin@example.com"), "{body}");
+    let loc = anonymous(&s, &c, &page).await;
     // Sign in through Caddy with the code: back to the page, as this account.
     get(&c, &loc).await;
     let (_, next) = password_step(&s, &c, "dee@example.com").await;
@@ -554,16 +551,13 @@ async fn caddy_with_the_readme_caddyfile() {
     let code = Totp::default().generate(&secrets[0], now() + 30);
     let (status, loc, _) = form(&s, &c, "/signin/code", &[("code", &code)]).await;
     assert_eq!((status, loc.as_str()), (303, page.as_str()));
-    let res = c
-        .get(&page)
-        .header("remote-user", "admin@example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
+    let (status, _, body) = get_forged(&c, &page).await;
     assert_eq!(
-        res.text().await.unwrap(),
-        "app page /docs?x=1 user=[dee@example.com] email=[dee@example.com]"
+        (status, body.as_str()),
+        (
+            200,
+            "app page /docs?x=1 user=[dee@example.com] email=[dee@example.com]"
+        )
     );
     let (status, _, _) = get(&c, &s.app("/staff/")).await;
     assert_eq!(status, 403);
