@@ -9,8 +9,11 @@
 #            when each request was due, as wrk2 does)
 #   signin - password step then code step, 16 connections: the split shows
 #            the sign-in is bounded by the password hash
+#   authz  - forward authentication: the question nginx/Traefik/Caddy ask on
+#            every request of a protected app, 64 connections, sessions that
+#            passed the code (one request in ten without a cookie)
 # Each run is bounded (DURATION seconds, default 20); servers are stopped on exit.
-# Usage: bench/run.sh [sqlite|postgres|all]   (PostgreSQL: 127.0.0.1:5432, database test)
+# Usage: bench/run.sh [sqlite|postgres|all] (ONLY=code|signin|authz runs one scenario)   (PostgreSQL: 127.0.0.1:5432, database test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:-all}
@@ -36,7 +39,7 @@ start_nodes() { # $1 = database URL, $2 = how many nodes; sets TARGETS
     for i in $(seq 1 "$n"); do
         local port=$((18180 + i)) dir="$WORK/node$i"
         mkdir -p "$dir"
-        NIDAN_DATABASE_URL=$url target/release/nidan serve --listen "127.0.0.1:$port" --data-dir "$dir" >"$dir/log" 2>&1 &
+        NIDAN_DATABASE_URL=$url target/release/nidan serve ${CONFIG:+--config "$CONFIG"} --listen "127.0.0.1:$port" --data-dir "$dir" >"$dir/log" 2>&1 &
         PIDS+=($!)
         for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
         TARGETS+=(--target "http://127.0.0.1:$port")
@@ -62,6 +65,7 @@ watch_rss() {
 }
 
 run() { # $1 = label, $2 = database URL, $3 = nodes, $4 = scenario, $5 = connections, $6 = accounts, [$7 = --rate R]
+    [[ -n ${ONLY:-} && $4 != "$ONLY" ]] && return 0
     start_nodes "$2" "$3"
     target/release/nidan-bench "${TARGETS[@]}" --scenario "$4" --connections "$5" --accounts "$6" --attempts-per-account 10 \
         --duration "$DURATION" --label "$1" ${7:+--rate "$7"} >"$WORK/out" 2>"$WORK/err" &
@@ -86,14 +90,24 @@ fresh_schema() {
     SCHEMA_URL="$PG?options=-c%20search_path%3D$schema"
 }
 
+# Forward authentication needs a protected host.
+CONFIG="$WORK/authz.toml"
+cat >"$CONFIG" <<'TOML'
+public_url = "http://app.bench.test"
+[[forward_auth.rules]]
+host = "app.bench.test"
+TOML
+
 if [[ $WHICH == sqlite || $WHICH == all ]]; then
     run "sqlite, 1 node" "sqlite://$WORK/code.db" 1 code 64 400
     run "sqlite, 1 node" "sqlite://$WORK/paced.db" 1 code 64 400 6000
     run "sqlite, 1 node" "sqlite://$WORK/signin.db" 1 signin 16 600
+    run "sqlite, 1 node" "sqlite://$WORK/authz.db" 1 authz 64 200
 fi
 if [[ $WHICH == postgres || $WHICH == all ]]; then
     fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 code 64 400
     fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 code 64 400
     fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 signin 16 600
     fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 signin 16 600
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 authz 64 200
 fi

@@ -13,6 +13,11 @@
 //!    code. Wrong and right latencies are reported apart.
 //! 3. **`signin`**: the whole sign-in — password step, then the code step
 //!    with a right code — reported as the split of the two.
+//! 4. **`authz`**: forward authentication, the question a reverse proxy asks
+//!    on every request of a protected app (`/api/v1/authz/auth-request`):
+//!    each account signs in once with a code, then its session cookie is
+//!    checked over and over; one request in ten has no cookie (refused).
+//!    The server needs a `[[forward_auth.rules]]` for `app.bench.test`.
 //!
 //! HTTP/1.1 keep-alive connections on hyper's low-level client, on one
 //! thread, so the generator takes as little of the machine as it can.
@@ -83,6 +88,8 @@ enum Scenario {
     Code,
     /// Password step then code step.
     Signin,
+    /// The reverse proxy's question (forward authentication).
+    Authz,
 }
 
 const PASSWORD: &str = "bench password 123";
@@ -136,6 +143,22 @@ impl Conn {
         Ok((status, bytes))
     }
 
+    /// GETs `path` with extra headers; the status.
+    async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<u16> {
+        self.send.ready().await?;
+        let mut req = hyper::Request::get(path).header(hyper::header::HOST, &self.host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = self
+            .send
+            .send_request(req.body(Full::new(Bytes::new()))?)
+            .await?;
+        let status = res.status().as_u16();
+        res.into_body().collect().await?;
+        Ok(status)
+    }
+
     async fn post_json(
         &mut self,
         path: &str,
@@ -171,6 +194,8 @@ struct Account {
     challenges: Vec<(String, usize)>,
     /// Wrong codes in a row (the server locks code entry at `--lockout`).
     failures: usize,
+    /// A session that passed both steps (authz scenario).
+    session: Option<String>,
     /// A small generator for wrong codes.
     seed: u64,
 }
@@ -267,6 +292,7 @@ async fn create_account(conn: &mut Conn, run: u64, i: usize) -> anyhow::Result<A
         apps,
         challenges: Vec::new(),
         failures: 0,
+        session: None,
         seed: run ^ (i as u64).wrapping_mul(0x9E37_79B9),
     })
 }
@@ -469,6 +495,45 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await?;
         accounts = std::mem::take(&mut *shared.lock().await);
     }
+    if args.scenario == Scenario::Authz {
+        let shared = Arc::new(Mutex::new(std::mem::take(&mut accounts)));
+        on_connections(&args.targets, 8, |c, mut conn| {
+            let shared = shared.clone();
+            async move {
+                let mut i = c;
+                loop {
+                    let (email, code) = {
+                        let mut all = shared.lock().await;
+                        match all.get_mut(i) {
+                            Some(a) => (a.email.clone(), a.right_code()),
+                            None => break,
+                        }
+                    };
+                    let code = code.context("no unused step for the setup sign-in")?;
+                    let token = challenge(&mut conn, &email).await?;
+                    let signed = conn
+                        .post_json(
+                            "/api/v1/signin/code",
+                            &json!({"challenge": token, "code": code}),
+                            None,
+                        )
+                        .await?;
+                    let session = signed
+                        .get("token")
+                        .and_then(Value::as_str)
+                        .context("session token")?
+                        .to_owned();
+                    if let Some(a) = shared.lock().await.get_mut(i) {
+                        a.session = Some(session);
+                    }
+                    i += 8;
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        accounts = std::mem::take(&mut *shared.lock().await);
+    }
     eprintln!(
         "setup: {} accounts{} in {:.1} s",
         accounts.len(),
@@ -522,6 +587,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 Scenario::Signin => {
                     signin_loop(&mut conn, &mut mine, deadline, &mut first, &mut second).await?
                 }
+                Scenario::Authz => {
+                    authz_loop(&mut conn, &mine, deadline, &mut first, &mut second).await?
+                }
             }
             Ok((first, second))
         }
@@ -539,6 +607,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (a, b) = match scenario {
         Scenario::Code => ("wrong code", "right code"),
         Scenario::Signin => ("password step", "code step"),
+        Scenario::Authz => ("signed in (200)", "no session (401)"),
     };
     println!(
         "== {} · scenario {:?} · {} connections{} · {} node(s) · {:.1} s",
@@ -695,6 +764,50 @@ async fn signin_loop(
         if !signed_any {
             // Every account used its steps in this window: wait for the next.
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+/// The reverse proxy's question, over and over: each account's session
+/// cookie for a protected URL, and every tenth request no cookie at all.
+async fn authz_loop(
+    conn: &mut Conn,
+    accounts: &[Account],
+    deadline: Instant,
+    allowed_tally: &mut Tally,
+    refused_tally: &mut Tally,
+) -> anyhow::Result<()> {
+    const URL: &str = "http://app.bench.test/reports?week=47";
+    let cookies: Vec<String> = accounts
+        .iter()
+        .filter_map(|a| a.session.as_ref().map(|s| format!("nidan_session={s}")))
+        .collect();
+    if cookies.is_empty() {
+        bail!("no signed-in sessions to ask about");
+    }
+    let mut n = 0usize;
+    while Instant::now() < deadline {
+        for cookie in &cookies {
+            if Instant::now() >= deadline {
+                return Ok(());
+            }
+            n += 1;
+            let t = Instant::now();
+            if n % 10 == 0 {
+                let status = conn
+                    .get("/api/v1/authz/auth-request", &[("x-original-url", URL)])
+                    .await?;
+                refused_tally.record(t, status);
+            } else {
+                let status = conn
+                    .get(
+                        "/api/v1/authz/auth-request",
+                        &[("x-original-url", URL), ("cookie", cookie)],
+                    )
+                    .await?;
+                allowed_tally.record(t, status);
+            }
         }
     }
     Ok(())
