@@ -67,7 +67,7 @@ watch_rss() {
 run() { # $1 = label, $2 = database URL, $3 = nodes, $4 = scenario, $5 = connections, $6 = accounts, [$7 = --rate R]
     [[ -n ${ONLY:-} && $4 != "$ONLY" ]] && return 0
     start_nodes "$2" "$3"
-    target/release/nidan-bench "${TARGETS[@]}" --scenario "$4" --connections "$5" --accounts "$6" --attempts-per-account 10 \
+    target/release/nidan-bench "${TARGETS[@]}" --scenario "$4" --connections "$5" --accounts "$6" --attempts-per-account $((8000 / $6 > 0 ? 8000 / $6 : 1)) \
         --duration "$DURATION" --label "$1" ${7:+--rate "$7"} >"$WORK/out" 2>"$WORK/err" &
     local bench=$!
     # Sample memory from the measured run on (setup hashes passwords with
@@ -99,15 +99,15 @@ host = "app.bench.test"
 TOML
 
 if [[ $WHICH == sqlite || $WHICH == all ]]; then
-    run "sqlite, 1 node" "sqlite://$WORK/code.db" 1 code 64 400
-    run "sqlite, 1 node" "sqlite://$WORK/paced.db" 1 code 64 400 6000
-    run "sqlite, 1 node" "sqlite://$WORK/signin.db" 1 signin 16 600
+    run "sqlite, 1 node" "sqlite://$WORK/code.db" 1 code 64 800
+    run "sqlite, 1 node" "sqlite://$WORK/paced.db" 1 code 64 800 6000
+    run "sqlite, 1 node" "sqlite://$WORK/signin.db" 1 signin 16 1500
     run "sqlite, 1 node" "sqlite://$WORK/authz.db" 1 authz 64 200
 fi
 if [[ $WHICH == postgres || $WHICH == all ]]; then
-    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 code 64 400
-    fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 code 64 400
-    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 signin 16 600
-    fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 signin 16 600
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 code 64 800
+    fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 code 64 800
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 signin 16 1500
+    fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 signin 16 1500
     fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 authz 64 200
 fi
