@@ -538,6 +538,8 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/wizard/enable",
         "/api/v1/security",
         "/api/v1/browsers/{id}",
+        "/api/v1/authz/auth-request",
+        "/api/v1/authz/forward-auth",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }

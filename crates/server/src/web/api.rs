@@ -88,6 +88,7 @@ pub struct ApiDoc;
 async fn openapi() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::api_staff::StaffDoc::openapi());
+    doc.merge(super::authz::AuthzDoc::openapi());
     match doc.to_pretty_json() {
         Ok(json) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],

@@ -95,6 +95,24 @@ enum Asker {
     Redirecting,
 }
 
+/// The OpenAPI description of the two endpoints (merged into the main one).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(auth_request, forward_auth))]
+pub struct AuthzDoc;
+
+/// nginx `auth_request`: any method (the proxy's subrequest); the answer is
+/// in the status and the `Remote-*` headers.
+#[utoipa::path(get, path = "/api/v1/authz/auth-request",
+    params(
+        ("X-Original-URL" = String, Header, description = "the URL asked for (or X-Forwarded-Proto, -Host, -Uri)"),
+        ("Cookie" = String, Header, description = "the visitor's cookies: nidan_session counts"),
+    ),
+    responses(
+        (status = 200, description = "let through; Remote-User, Remote-Email, Remote-Groups set (none on an anonymous rule without a session)"),
+        (status = 401, description = "sign in first: Location holds nidan's sign-in page returning to the URL"),
+        (status = 403, description = "signed in but not allowed, or no rule covers the URL"),
+        (status = 400, description = "the proxy sent no URL"),
+        (status = 404, description = "forward authentication is not configured")))]
 async fn auth_request(
     State(state): State<AppState>,
     method: Method,
@@ -103,6 +121,23 @@ async fn auth_request(
     answer(&state, Asker::Nginx, &method, &headers).await
 }
 
+/// Traefik `forwardAuth`, Caddy `forward_auth`: as `auth-request`, but a
+/// visitor who must sign in gets the redirect itself.
+#[utoipa::path(get, path = "/api/v1/authz/forward-auth",
+    params(
+        ("X-Forwarded-Proto" = String, Header, description = "http or https"),
+        ("X-Forwarded-Host" = String, Header, description = "the host asked for"),
+        ("X-Forwarded-Uri" = String, Header, description = "the path and query asked for"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "the original method: 303 instead of 302 when not GET/HEAD"),
+        ("Cookie" = String, Header, description = "the visitor's cookies: nidan_session counts"),
+    ),
+    responses(
+        (status = 200, description = "let through; Remote-User, Remote-Email, Remote-Groups set"),
+        (status = 302, description = "sign in first (GET/HEAD): to nidan's sign-in page, which returns to the URL"),
+        (status = 303, description = "sign in first (other methods)"),
+        (status = 403, description = "signed in but not allowed, or no rule covers the URL"),
+        (status = 400, description = "the proxy sent no URL"),
+        (status = 404, description = "forward authentication is not configured")))]
 async fn forward_auth(
     State(state): State<AppState>,
     method: Method,
