@@ -34,6 +34,12 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or
+    /// networks: `127.0.0.1`, `10.0.0.0/8`). The visitor's IP — for the
+    /// per-IP send cap, the audit log and the notices — is then the
+    /// right-most address in that header that is not one of these. Empty:
+    /// the connection's address, whatever the headers say.
+    pub trusted_proxies: Vec<String>,
     /// The rules of sign-in and 2SV.
     pub policy: Policy,
     /// How texts and calls are sent.
@@ -168,6 +174,7 @@ impl Default for Config {
             master_key_file: None,
             public_url: None,
             log_format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
             policy: Policy::default(),
             delivery: Delivery::default(),
             forward_auth: ForwardAuth::default(),
@@ -218,7 +225,25 @@ impl Config {
         if p.recovery_retention_days < 0 {
             anyhow::bail!("policy.recovery_retention_days can't be negative");
         }
+        self.trusted_proxy_networks()?;
         self.check_forward_auth()
+    }
+
+    /// `trusted_proxies` as networks (a bare address is a network of one).
+    pub fn trusted_proxy_networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "trusted_proxies: {p:?} is not an IP address or network (10.0.0.0/8)"
+                        )
+                    })
+            })
+            .collect()
     }
 
     /// Forward authentication redirects to nidan's public address and
@@ -321,5 +346,37 @@ impl std::fmt::Debug for SmtpSettings {
             .field("security", &self.security)
             .field("from", &self.from)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let mut c = Config {
+            trusted_proxies: vec!["127.0.0.1".into(), "10.0.0.0/8".into(), "::1".into()],
+            ..Config::default()
+        };
+        assert_eq!(c.trusted_proxy_networks().unwrap().len(), 3);
+        assert!(c.check().is_ok());
+        c.trusted_proxies.push("proxy.example.com".into());
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("\"proxy.example.com\" is not an IP address"), "{err}");
+    }
+
+    #[test]
+    fn forward_auth_needs_a_public_url_its_cookie_reaches() {
+        let mut c = Config::default();
+        c.forward_auth.rules.push(crate::forward_auth::Rule {
+            host: "wiki.example.com".into(),
+            ..Default::default()
+        });
+        assert!(c.check().unwrap_err().to_string().contains("needs public_url"));
+        c.public_url = Some("https://auth.example.com".into());
+        assert!(c.check().unwrap_err().to_string().contains("outside the session cookie's reach"));
+        c.forward_auth.cookie_domain = Some("example.com".into());
+        assert!(c.check().is_ok());
     }
 }

@@ -1152,3 +1152,37 @@ async fn mandatory_2sv_reminds_then_sends_sign_in_to_the_wizard() {
         }
     }
 }
+
+/// Behind a trusted proxy the audit log records the visitor's address from
+/// `X-Forwarded-For`; from anywhere else the header is ignored.
+#[tokio::test]
+async fn the_visitor_ip_is_taken_from_trusted_proxies_only() {
+    for (trusted, expected) in [
+        (vec!["127.0.0.0/8".to_owned()], "203.0.113.9"),
+        (vec![], "127.0.0.1"),
+    ] {
+        let s = server_with(|c| c.trusted_proxies = trusted.clone()).await;
+        let c = reqwest::Client::new();
+        let res = c
+            .post(format!("{}/api/v1/signup", s.base))
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+            .json(&json!({"email": "p@example.com", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        let token = res.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, events) = get(&c, format!("{}/api/v1/events", s.base), &token).await;
+        assert_eq!(status, 200, "{events}");
+        let signed_up = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "signed_up")
+            .unwrap()
+            .clone();
+        assert_eq!(signed_up["ip"], expected, "{events}");
+    }
+}

@@ -2,7 +2,7 @@
 //! signed-in session (from the `nidan_session` cookie or an
 //! `Authorization: Bearer` token).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, USER_AGENT};
@@ -135,14 +135,58 @@ pub fn browser_label(user_agent: &str) -> String {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+/// The visitor's address: the connection's, or — when that is a trusted
+/// proxy — the right-most address in `X-Forwarded-For` that is not a
+/// trusted proxy (addresses to its left could be anything the visitor
+/// sent). Unparsable entries end the walk at the last good address.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let mut ip = peer?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&ip) {
+        return Some(ip);
+    }
+    let hops = forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.into_iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(addr) => {
+                ip = addr;
+                if !is_trusted(&addr) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    Some(ip)
+}
+
+impl FromRequestParts<AppState> for RequestOrigin {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
+            .map(|c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let ip = client_ip(peer, &forwarded, &state.trusted_proxies)
+            .map(|ip| ip.to_string())
             .unwrap_or_default();
         let user_agent: String = parts
             .headers
@@ -261,6 +305,52 @@ mod tests {
                 .collect();
             assert!(missing.is_empty(), "{lang}: {missing:?}");
         }
+    }
+
+    #[test]
+    fn the_visitor_ip_comes_from_trusted_proxies_only() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted: Vec<ipnet::IpNet> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        let peer = Some(ip("127.0.0.1"));
+        // No trust: the connection, whatever the header says.
+        assert_eq!(client_ip(peer, &["203.0.113.9"], &[]), peer);
+        // From a trusted proxy: the right-most untrusted address.
+        assert_eq!(
+            client_ip(peer, &["203.0.113.9"], &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            client_ip(peer, &["1.2.3.4, 203.0.113.9, 10.1.2.3"], &trusted),
+            Some(ip("203.0.113.9")),
+            "a forged left part is ignored"
+        );
+        assert_eq!(
+            client_ip(peer, &["1.2.3.4", "203.0.113.9"], &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // A visitor connecting directly cannot choose their address.
+        assert_eq!(
+            client_ip(Some(ip("198.51.100.7")), &["1.2.3.4"], &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        // Garbage stops the walk at the last good hop; only proxies: the left-most.
+        assert_eq!(
+            client_ip(peer, &["nonsense, 203.0.113.9"], &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(client_ip(peer, &["nonsense"], &trusted), peer);
+        assert_eq!(
+            client_ip(peer, &["10.0.0.2, 10.0.0.1"], &trusted),
+            Some(ip("10.0.0.2"))
+        );
+        assert_eq!(
+            client_ip(peer, &["2001:db8::1"], &trusted),
+            Some(ip("2001:db8::1"))
+        );
+        assert_eq!(client_ip(None, &["1.2.3.4"], &trusted), None);
     }
 
     #[test]

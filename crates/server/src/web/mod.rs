@@ -46,6 +46,8 @@ pub struct AppState {
     pub forward_auth: Arc<ForwardAuth>,
     /// The address nidan's pages are reached at, without a trailing `/`.
     pub public_base: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {
@@ -57,6 +59,8 @@ impl AppState {
             outbox_page: config.delivery.outbox_page && config.listen.ip().is_loopback(),
             forward_auth: Arc::new(config.forward_auth.clone()),
             public_base: config.public_base().trim_end_matches('/').to_owned(),
+            // Checked when the configuration was loaded.
+            trusted_proxies: Arc::new(config.trusted_proxy_networks().unwrap_or_default()),
         }
     }
 
