@@ -794,7 +794,7 @@ async fn authz_loop(
             }
             n += 1;
             let t = Instant::now();
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 let status = conn
                     .get("/api/v1/authz/auth-request", &[("x-original-url", URL)])
                     .await?;

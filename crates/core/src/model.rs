@@ -395,3 +395,22 @@ pub struct EventFilter {
     /// At most this many.
     pub limit: i64,
 }
+
+/// What an emailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Set a new password (the reset link).
+    Reset,
+    /// "This wasn't me" in a security notice: sign out everywhere.
+    NotMe,
+}
+
+impl LinkPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::NotMe => "not_me",
+        }
+    }
+}

@@ -7,8 +7,8 @@ use std::future::Future;
 
 use crate::error::Result;
 use crate::model::{
-    Account, CaseStatus, Challenge, Event, EventFilter, Method, MethodRole, OutboxMessage,
-    RecoveryCase, RememberedBrowser, SentCode, Session,
+    Account, CaseStatus, Challenge, Event, EventFilter, LinkPurpose, Method, MethodRole,
+    OutboxMessage, RecoveryCase, RememberedBrowser, SentCode, Session,
 };
 
 /// The outcome of [`Store::claim_code_check`].
@@ -331,18 +331,22 @@ pub trait Store: Send + Sync + 'static {
         at: i64,
     ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Stores a password-reset link under the hash of its token.
+    /// Stores an emailed link (a password reset, or "This wasn't me")
+    /// under the hash of its token.
     fn insert_password_reset(
         &self,
         token_hash: &str,
         account_id: &str,
+        purpose: LinkPurpose,
         at: i64,
         expires_at: i64,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Atomically spends an unexpired, unused reset link; the account id.
+    /// Atomically spends an unexpired, unused link of this purpose; the
+    /// account id.
     fn use_password_reset(
         &self,
         token_hash: &str,
+        purpose: LinkPurpose,
         now: i64,
     ) -> impl Future<Output = Result<Option<String>>> + Send;
 

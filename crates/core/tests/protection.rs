@@ -523,3 +523,117 @@ async fn mandatory_2sv_reminds_before_the_deadline_and_requires_after() {
     a.two_sv_on_since = Some(at);
     assert_eq!(w.nidan.mandate(&a), Mandate::None);
 }
+
+/// §7.2: someone who knows the password adds their own phone and asks not
+/// to be asked for codes again. The owner's notices carry "This wasn't
+/// me": one click ends every session, forgets every remembered browser and
+/// opens a password reset; the link works once, for 14 days, and is not a
+/// reset link itself (nor a reset link one of these).
+#[tokio::test]
+async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
+    let w = world_with(loose(), false).await;
+    let account = enabled(&w).await;
+    // The intruder: the password and a code texted to the owner's phone
+    // (say, a SIM swap), "don't ask again on this browser".
+    let required = password_step(&w).await;
+    let intruder = w
+        .nidan
+        .verify_code(
+            &required.challenge_token,
+            &w.texts.last_code(),
+            true,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    let remembered = intruder.remember_token.clone().unwrap();
+    let notice = w.mails.bodies.lock().unwrap().last().unwrap().clone();
+    assert!(
+        notice.contains("このリンク") || notice.contains("次のリンク"),
+        "{notice}"
+    );
+    let link = w.mails.last_link();
+    assert!(link.contains("/not-me/"), "{link}");
+    let token = link.rsplit('/').next().unwrap().to_owned();
+
+    // Not a reset link; unknown tokens refused.
+    assert!(matches!(
+        w.nidan
+            .reset_password(&token, "a new long password", &origin())
+            .await,
+        Err(Error::ResetLinkInvalid)
+    ));
+    assert!(matches!(
+        w.nidan.not_me("nonsense", &origin()).await,
+        Err(Error::ResetLinkInvalid)
+    ));
+
+    let reset = w.nidan.not_me(&token, &origin()).await.unwrap();
+    assert!(
+        w.nidan.authenticate(&intruder.session_token).await.is_err(),
+        "signed out"
+    );
+    match w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "tsuki to hoshi",
+            false,
+            Some(&remembered),
+            &origin(),
+        )
+        .await
+        .unwrap()
+    {
+        PasswordStep::CodeRequired(_) => {}
+        PasswordStep::SignedIn(_) => panic!("the remembered browser is forgotten"),
+    }
+    assert!(
+        w.nidan.not_me(&token, &origin()).await.is_err(),
+        "a link works once"
+    );
+    // The reset it opened is a reset link, and not a "wasn't me" one.
+    assert!(w.nidan.not_me(&reset, &origin()).await.is_err());
+    w.nidan
+        .reset_password(&reset, "a new long password", &origin())
+        .await
+        .unwrap();
+    let events = nidan_core::Store::events(w.nidan.store(), &account.id, 50)
+        .await
+        .unwrap();
+    assert!(events.iter().any(|e| e.kind == "not_me"));
+
+    // A link from 15 days ago no longer works.
+    let step = w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "a new long password",
+            false,
+            None,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    let PasswordStep::CodeRequired(required) = step else {
+        panic!("2SV is still on after a reset");
+    };
+    w.nidan
+        .verify_code(
+            &required.challenge_token,
+            &w.texts.last_code(),
+            true,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    let old = w.mails.last_link();
+    assert!(old.contains("/not-me/"), "{old}");
+    w.clock.advance(15 * 86_400);
+    assert!(matches!(
+        w.nidan
+            .not_me(old.rsplit('/').next().unwrap(), &origin())
+            .await,
+        Err(Error::ResetLinkInvalid)
+    ));
+}

@@ -363,7 +363,10 @@ mod tests {
         assert!(c.check().is_ok());
         c.trusted_proxies.push("proxy.example.com".into());
         let err = c.check().unwrap_err().to_string();
-        assert!(err.contains("\"proxy.example.com\" is not an IP address"), "{err}");
+        assert!(
+            err.contains("\"proxy.example.com\" is not an IP address"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -373,9 +376,19 @@ mod tests {
             host: "wiki.example.com".into(),
             ..Default::default()
         });
-        assert!(c.check().unwrap_err().to_string().contains("needs public_url"));
+        assert!(
+            c.check()
+                .unwrap_err()
+                .to_string()
+                .contains("needs public_url")
+        );
         c.public_url = Some("https://auth.example.com".into());
-        assert!(c.check().unwrap_err().to_string().contains("outside the session cookie's reach"));
+        assert!(
+            c.check()
+                .unwrap_err()
+                .to_string()
+                .contains("outside the session cookie's reach")
+        );
         c.forward_auth.cookie_domain = Some("example.com".into());
         assert!(c.check().is_ok());
     }

@@ -1186,3 +1186,63 @@ async fn the_visitor_ip_is_taken_from_trusted_proxies_only() {
         assert_eq!(signed_up["ip"], expected, "{events}");
     }
 }
+
+/// "This wasn't me" (§7.2) over HTTP: the link in the notice opens a page
+/// that changes nothing; its button ends every session and asks for a new
+/// password at once; the link works once.
+#[tokio::test]
+async fn this_wasnt_me_from_a_notice_signs_out_everywhere() {
+    let s = server().await;
+    let c = reqwest::Client::new();
+    let (_, body) = post(
+        &c,
+        format!("{}/api/v1/signup", s.base),
+        None,
+        json!({"email": "mio@example.com", "password": "correct horse"}),
+    )
+    .await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    enable_two_apps(&s, "mio@example.com").await;
+    let mails = nidan_core::Store::outbox(s.nidan.store(), 10)
+        .await
+        .unwrap();
+    let notice = mails
+        .iter()
+        .find(|m| m.channel == "email" && m.body.contains("/not-me/"))
+        .expect("the 2SV-on notice carries the link");
+    let link = notice
+        .body
+        .split_whitespace()
+        .find(|w| w.contains("/not-me/"))
+        .unwrap();
+    let path = &link[link.find("/not-me/").unwrap()..];
+
+    let b = browser();
+    let page = b.get(format!("{}{path}", s.base)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("id=\"not-me-confirm\""));
+    let (status, me) = get(&c, format!("{}/api/v1/me", s.base), &token).await;
+    assert_eq!(status, 200, "opening the link changed nothing: {me}");
+
+    let done = b
+        .post(format!("{}{path}", s.base))
+        .header("origin", s.base.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status().as_u16(), 200);
+    let html = done.text().await.unwrap();
+    assert!(html.contains("Every session has ended"), "{html}");
+    assert!(html.contains("action=\"/password/reset/"), "{html}");
+    let (status, _) = get(&c, format!("{}/api/v1/me", s.base), &token).await;
+    assert_eq!(status, 401, "the session is over");
+
+    let again = b
+        .post(format!("{}{path}", s.base))
+        .header("origin", s.base.clone())
+        .send()
+        .await
+        .unwrap();
+    let html = again.text().await.unwrap();
+    assert!(html.contains("class=\"error\""), "{html}");
+}

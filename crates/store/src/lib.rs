@@ -15,8 +15,9 @@ use std::str::FromStr;
 
 use nidan_core::error::{Error, Result};
 use nidan_core::model::{
-    Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Event, EventFilter, Method,
-    MethodKind, MethodRole, OutboxMessage, RecoveryCase, RememberedBrowser, SentCode, Session,
+    Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Event, EventFilter, LinkPurpose,
+    Method, MethodKind, MethodRole, OutboxMessage, RecoveryCase, RememberedBrowser, SentCode,
+    Session,
 };
 use nidan_core::store::{Claim, Store};
 
@@ -1371,15 +1372,17 @@ impl Store for SqlStore {
         &self,
         token_hash: &str,
         account_id: &str,
+        purpose: LinkPurpose,
         at: i64,
         expires_at: i64,
     ) -> Result<()> {
         self.run(
             sqlx::query(
-                "INSERT INTO password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO password_resets (token_hash, account_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(token_hash)
             .bind(account_id)
+            .bind(purpose.as_str())
             .bind(at)
             .bind(expires_at),
         )
@@ -1387,13 +1390,19 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn use_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<String>> {
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        purpose: LinkPurpose,
+        now: i64,
+    ) -> Result<Option<String>> {
         let row = sqlx::query(
             "UPDATE password_resets SET used_at = $1
-             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
+             WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
         )
         .bind(now)
         .bind(token_hash)
+        .bind(purpose.as_str())
         .fetch_optional(&self.writer)
         .await
         .map_err(db)?;

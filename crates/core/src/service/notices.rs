@@ -159,16 +159,26 @@ fn words(notice: Notice, ja: bool) -> (&'static str, &'static str) {
     }
 }
 
+/// The links a notice carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Links<'a> {
+    /// What to do next (a reset link, say), after the first line.
+    pub action: Option<&'a str>,
+    /// "This wasn't me", at the end.
+    pub not_me: Option<&'a str>,
+}
+
 /// The notice's subject and body.
 pub fn compose(
     notice: Notice,
     account: &Account,
     service: &str,
     detail: &str,
-    action: Option<&str>,
+    links: Links<'_>,
     at: &str,
     origin: &Origin,
 ) -> (String, String) {
+    let Links { action, not_me } = links;
     let ja = account.locale == "ja";
     let (subject, first) = words(notice, ja);
     let mut detail = if detail.is_empty() {
@@ -180,14 +190,24 @@ pub fn compose(
         detail.push_str("\n\n");
         detail.push_str(action);
     }
+    let if_not_you = match (not_me, ja) {
+        (Some(link), true) => format!(
+            "お心当たりがない場合は、次のリンクを開いてください。すべての端末からログアウトし、記憶したブラウザを解除して、新しいパスワードを設定できます。パスワードを知っている第三者が操作している可能性があります。\n{link}"
+        ),
+        (Some(link), false) => format!(
+            "This wasn't you? Open this link: it signs you out everywhere, forgets remembered browsers and lets you choose a new password. Someone who knows your password may be using it.\n{link}"
+        ),
+        (None, true) => "お心当たりがない場合は、すぐにパスワードを変更し、高度なセキュリティ設定を確認してください。パスワードを知っている第三者が操作している可能性があります。".to_owned(),
+        (None, false) => "If this wasn't you, change your password now and check your Advanced Security Settings: someone who knows your password may be using it.".to_owned(),
+    };
     let body = if ja {
         format!(
-            "{first}{detail}\n\n日時: {at}\nIPアドレス: {}\nブラウザ: {}\n\nお心当たりがない場合は、すぐにパスワードを変更し、高度なセキュリティ設定を確認してください。パスワードを知っている第三者が操作している可能性があります。\n\n{service}",
+            "{first}{detail}\n\n日時: {at}\nIPアドレス: {}\nブラウザ: {}\n\n{if_not_you}\n\n{service}",
             origin.ip, origin.browser_label
         )
     } else {
         format!(
-            "{first}{detail}\n\nWhen: {at}\nIP address: {}\nBrowser: {}\n\nIf this wasn't you, change your password now and check your Advanced Security Settings: someone who knows your password may be using it.\n\n{service}",
+            "{first}{detail}\n\nWhen: {at}\nIP address: {}\nBrowser: {}\n\n{if_not_you}\n\n{service}",
             origin.ip, origin.browser_label
         )
     };
@@ -217,12 +237,34 @@ impl<S: Store> Nidan<S> {
         action: Option<&str>,
         origin: &Origin,
     ) {
+        // Changes someone who knows the password could make get a "This
+        // wasn't me" link (§7.2); answers to the owner's own requests and
+        // the abuse alert (which links to a password reset) do not.
+        let not_me = match notice {
+            Notice::TwoStepOn
+            | Notice::TwoStepOff
+            | Notice::MethodAdded
+            | Notice::MethodRemoved
+            | Notice::BrowserRemembered
+            | Notice::BackupCodeUsed
+            | Notice::PasswordChanged
+            | Notice::RecoveryRequested => self.not_me_link(account).await,
+            Notice::AbuseAlert
+            | Notice::RecoveryApproved
+            | Notice::RecoveryRejected
+            | Notice::PasswordResetLink
+            | Notice::PasswordReset
+            | Notice::StaffChange => None,
+        };
         let (subject, body) = compose(
             notice,
             account,
             &self.policy.service_name,
             detail,
-            action,
+            Links {
+                action,
+                not_me: not_me.as_deref(),
+            },
             &crate::calendar::utc_datetime(self.now()),
             origin,
         );
@@ -270,7 +312,7 @@ mod tests {
             &account,
             "Shop",
             "•••-••••-5678",
-            None,
+            Links::default(),
             &crate::calendar::utc_datetime(1_782_777_600),
             &origin,
         );
@@ -283,5 +325,21 @@ mod tests {
             body.contains("IP address: 203.0.113.7") && body.contains("Browser: Firefox on Linux")
         );
         assert!(body.contains("If this wasn't you, change your password"));
+        let (_, body) = compose(
+            Notice::MethodAdded,
+            &account,
+            "Shop",
+            "Phone app",
+            Links {
+                action: None,
+                not_me: Some("https://login.example/not-me/abc"),
+            },
+            "2026-06-30 00:00 UTC",
+            &origin,
+        );
+        assert!(body.contains(
+            "This wasn't you? Open this link: it signs you out everywhere, forgets remembered browsers and lets you choose a new password."
+        ));
+        assert!(body.contains("\nhttps://login.example/not-me/abc\n"));
     }
 }

@@ -7,12 +7,16 @@ use super::Nidan;
 use super::notices::Notice;
 use super::signin::{check_password_length, normalize_email};
 use crate::error::{Error, Result};
-use crate::model::Origin;
+use crate::model::{Account, LinkPurpose, Origin};
 use crate::secrets::{new_token, token_hash};
 use crate::store::Store;
+use zeroize::Zeroizing;
 
 /// Reset links emailed per account per hour; more are silently dropped.
 const RESETS_PER_HOUR: i64 = 3;
+
+/// How long a "This wasn't me" link in a notice works.
+pub const NOT_ME_DAYS: i64 = 14;
 
 impl<S: Store> Nidan<S> {
     /// Emails a reset link if an account has this address. The answer is
@@ -39,6 +43,7 @@ impl<S: Store> Nidan<S> {
             .insert_password_reset(
                 &token_hash(&token),
                 &account.id,
+                LinkPurpose::Reset,
                 now,
                 now + self.policy.password_reset_minutes * 60,
             )
@@ -58,7 +63,7 @@ impl<S: Store> Nidan<S> {
         check_password_length(new)?;
         let account_id = self
             .store
-            .use_password_reset(&token_hash(token), self.now())
+            .use_password_reset(&token_hash(token), LinkPurpose::Reset, self.now())
             .await?
             .ok_or(Error::ResetLinkInvalid)?;
         let account = self
@@ -78,5 +83,62 @@ impl<S: Store> Nidan<S> {
         self.notify(&account, Notice::PasswordReset, "", origin)
             .await;
         Ok(())
+    }
+
+    /// A "This wasn't me" link for a security notice (§7.2), valid for
+    /// [`NOT_ME_DAYS`] and once; `None` if it could not be stored (the
+    /// notice then goes without it).
+    pub(crate) async fn not_me_link(&self, account: &Account) -> Option<String> {
+        let token = new_token().ok()?;
+        let now = self.now();
+        self.store
+            .insert_password_reset(
+                &token_hash(&token),
+                &account.id,
+                LinkPurpose::NotMe,
+                now,
+                now + NOT_ME_DAYS * 86_400,
+            )
+            .await
+            .ok()?;
+        Some(self.link(&format!("/not-me/{}", token.as_str())))
+    }
+
+    /// "This wasn't me": someone who knows the password changed the
+    /// account (and could otherwise enrol their own phone and stay). Ends
+    /// every session, forgets every remembered browser, and opens a
+    /// password reset (1 hour) for the owner, whose token is returned.
+    pub async fn not_me(&self, token: &str, origin: &Origin) -> Result<Zeroizing<String>> {
+        let account_id = self
+            .store
+            .use_password_reset(&token_hash(token), LinkPurpose::NotMe, self.now())
+            .await?
+            .ok_or(Error::ResetLinkInvalid)?;
+        let account = self
+            .store
+            .account_by_id(&account_id)
+            .await?
+            .ok_or(Error::ResetLinkInvalid)?;
+        self.store.delete_sessions_except(&account.id, None).await?;
+        self.store.delete_browsers(&account.id).await?;
+        let reset = new_token()?;
+        let now = self.now();
+        self.store
+            .insert_password_reset(
+                &token_hash(&reset),
+                &account.id,
+                LinkPurpose::Reset,
+                now,
+                now + self.policy.password_reset_minutes * 60,
+            )
+            .await?;
+        self.record(
+            Some(&account.id),
+            "not_me",
+            origin,
+            "signed out everywhere, remembered browsers forgotten",
+        )
+        .await?;
+        Ok(reset)
     }
 }

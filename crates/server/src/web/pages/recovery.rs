@@ -15,19 +15,21 @@ use zeroize::Zeroizing;
 
 use super::{Base, SigninEmailPage, to};
 use crate::web::AppState;
-use crate::web::context::{CHALLENGE_COOKIE, RequestOrigin, Tr};
+use crate::web::context::{CHALLENGE_COOKIE, REMEMBER_COOKIE, RequestOrigin, SESSION_COOKIE, Tr};
 use crate::web::error::message;
 
 page!(RecoverPage, "recover.html" { pending: Option<String>, kinds: Vec<(String, String)>, kind: String });
 page!(RecoverSentPage, "recover_sent.html" { line: String });
 page!(ForgotPage, "forgot.html" { sent: bool, email: String });
 page!(ResetPage, "reset.html" { done: bool, token: String });
+page!(NotMePage, "not_me.html" { token: String });
 
 /// The routes with small bodies.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/password/forgot", get(forgot_page).post(forgot))
         .route("/password/reset/{token}", get(reset_page).post(reset))
+        .route("/not-me/{token}", get(not_me_page).post(not_me))
 }
 
 /// The upload route, with its own body limit: twice the largest document,
@@ -238,6 +240,37 @@ async fn reset(
         }
         Err(e) => {
             render!(ResetPage, Base::new(&state, t, false), Some(message(&e, t)), None, { done: false, token: token })
+        }
+    }
+}
+
+/// "This wasn't me" from a security notice (§7.2). Opening the link
+/// changes nothing (mail scanners open links too): the page asks once.
+async fn not_me_page(State(state): State<AppState>, t: Tr, Path(token): Path<String>) -> Response {
+    render!(NotMePage, Base::new(&state, t, false), None, None, { token: token })
+}
+
+/// Ends every session and forgets remembered browsers, then asks for a
+/// new password on the spot (a fresh reset, 1 hour).
+async fn not_me(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Path(token): Path<String>,
+) -> Response {
+    match state.nidan.not_me(&token, &origin).await {
+        Ok(reset) => {
+            let page = render!(ResetPage, Base::new(&state, t, false), None, Some(t.s("not_me.done")), { done: false, token: reset.to_string() });
+            (
+                jar.remove(state.removal(SESSION_COOKIE))
+                    .remove(state.removal(REMEMBER_COOKIE)),
+                page,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            render!(NotMePage, Base::new(&state, t, false), Some(message(&e, t)), None, { token: token })
         }
     }
 }
