@@ -40,6 +40,22 @@ async fn password_step(w: &World) -> CodeRequired {
     }
 }
 
+/// The code step with the code last texted to the phone.
+async fn texted_code(
+    w: &World,
+    required: &CodeRequired,
+    remember: bool,
+) -> Result<nidan_core::service::signin::SignedIn, Error> {
+    w.nidan
+        .verify_code(
+            &required.challenge_token,
+            &w.texts.last_code(),
+            remember,
+            &origin(),
+        )
+        .await
+}
+
 /// Seed 002: someone who knows the password starts sign-ins over and over.
 /// The owner gets one alert at the 3rd; at the 10th texts stop, and
 /// nothing more is sent until the password is changed.
@@ -197,15 +213,7 @@ async fn lockout_slows_then_locks_and_unlock_or_reset_clears_it() {
         )
         .await
         .unwrap();
-    w.nidan
-        .verify_code(
-            &required.challenge_token,
-            &w.texts.last_code(),
-            false,
-            &origin(),
-        )
-        .await
-        .unwrap();
+    texted_code(&w, &required, false).await.unwrap();
     let file = w.nidan.user_file(&Actor::Cli, &account.id).await.unwrap();
     assert_eq!(file.account.guard.code_failures, 0);
     assert!(file.events.iter().any(|e| e.kind == "unlocked"));
@@ -233,14 +241,7 @@ async fn a_password_reset_unlocks_code_entry_and_links_work_once() {
     }
     let required = password_step(&w).await;
     assert!(matches!(
-        w.nidan
-            .verify_code(
-                &required.challenge_token,
-                &w.texts.last_code(),
-                false,
-                &origin()
-            )
-            .await,
+        texted_code(&w, &required, false).await,
         Err(Error::CodeEntryLocked)
     ));
     // Unknown addresses get the same answer and no email.
@@ -286,15 +287,7 @@ async fn a_password_reset_unlocks_code_entry_and_links_work_once() {
     let PasswordStep::CodeRequired(required) = sign_in_as(&w, "a brand new secret").await else {
         panic!("a reset never turns 2SV off")
     };
-    w.nidan
-        .verify_code(
-            &required.challenge_token,
-            &w.texts.last_code(),
-            false,
-            &origin(),
-        )
-        .await
-        .unwrap();
+    texted_code(&w, &required, false).await.unwrap();
     // Links expire after an hour.
     w.nidan
         .request_password_reset("hanako@example.com", &origin())
@@ -536,16 +529,7 @@ async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
     // The intruder: the password and a code texted to the owner's phone
     // (say, a SIM swap), "don't ask again on this browser".
     let required = password_step(&w).await;
-    let intruder = w
-        .nidan
-        .verify_code(
-            &required.challenge_token,
-            &w.texts.last_code(),
-            true,
-            &origin(),
-        )
-        .await
-        .unwrap();
+    let intruder = texted_code(&w, &required, true).await.unwrap();
     let remembered = intruder.remember_token.clone().unwrap();
     let notice = w.mails.bodies.lock().unwrap().last().unwrap().clone();
     assert!(
@@ -618,15 +602,7 @@ async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
     let PasswordStep::CodeRequired(required) = step else {
         panic!("2SV is still on after a reset");
     };
-    w.nidan
-        .verify_code(
-            &required.challenge_token,
-            &w.texts.last_code(),
-            true,
-            &origin(),
-        )
-        .await
-        .unwrap();
+    texted_code(&w, &required, true).await.unwrap();
     let old = w.mails.last_link();
     assert!(old.contains("/not-me/"), "{old}");
     w.clock.advance(15 * 86_400);

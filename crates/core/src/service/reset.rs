@@ -38,14 +38,11 @@ impl<S: Store> Nidan<S> {
                 .record(Some(&account.id), "password_reset_limited", origin, "")
                 .await;
         }
-        let token = new_token()?;
-        self.store
-            .insert_password_reset(
-                &token_hash(&token),
-                &account.id,
+        let token = self
+            .issue_link(
+                &account,
                 LinkPurpose::Reset,
-                now,
-                now + self.policy.password_reset_minutes * 60,
+                self.policy.password_reset_minutes * 60,
             )
             .await?;
         self.record(Some(&account.id), "password_reset_requested", origin, "")
@@ -61,20 +58,10 @@ impl<S: Store> Nidan<S> {
     /// pause are cleared.
     pub async fn reset_password(&self, token: &str, new: &str, origin: &Origin) -> Result<()> {
         check_password_length(new)?;
-        let account_id = self
-            .store
-            .use_password_reset(&token_hash(token), LinkPurpose::Reset, self.now())
-            .await?
-            .ok_or(Error::ResetLinkInvalid)?;
-        let account = self
-            .store
-            .account_by_id(&account_id)
-            .await?
-            .ok_or(Error::ResetLinkInvalid)?;
+        let account = self.spend_link(token, LinkPurpose::Reset).await?;
         let hash = self.hasher.hash(new).await?;
         self.store.set_password_hash(&account.id, &hash).await?;
-        self.store.delete_sessions_except(&account.id, None).await?;
-        self.store.delete_browsers(&account.id).await?;
+        self.sign_out_everywhere(&account).await?;
         self.store
             .reset_guard(&account.id, Some(self.now()))
             .await?;
@@ -89,16 +76,8 @@ impl<S: Store> Nidan<S> {
     /// [`NOT_ME_DAYS`] and once; `None` if it could not be stored (the
     /// notice then goes without it).
     pub(crate) async fn not_me_link(&self, account: &Account) -> Option<String> {
-        let token = new_token().ok()?;
-        let now = self.now();
-        self.store
-            .insert_password_reset(
-                &token_hash(&token),
-                &account.id,
-                LinkPurpose::NotMe,
-                now,
-                now + NOT_ME_DAYS * 86_400,
-            )
+        let token = self
+            .issue_link(account, LinkPurpose::NotMe, NOT_ME_DAYS * 86_400)
             .await
             .ok()?;
         Some(self.link(&format!("/not-me/{}", token.as_str())))
@@ -109,27 +88,13 @@ impl<S: Store> Nidan<S> {
     /// every session, forgets every remembered browser, and opens a
     /// password reset (1 hour) for the owner, whose token is returned.
     pub async fn not_me(&self, token: &str, origin: &Origin) -> Result<Zeroizing<String>> {
-        let account_id = self
-            .store
-            .use_password_reset(&token_hash(token), LinkPurpose::NotMe, self.now())
-            .await?
-            .ok_or(Error::ResetLinkInvalid)?;
-        let account = self
-            .store
-            .account_by_id(&account_id)
-            .await?
-            .ok_or(Error::ResetLinkInvalid)?;
-        self.store.delete_sessions_except(&account.id, None).await?;
-        self.store.delete_browsers(&account.id).await?;
-        let reset = new_token()?;
-        let now = self.now();
-        self.store
-            .insert_password_reset(
-                &token_hash(&reset),
-                &account.id,
+        let account = self.spend_link(token, LinkPurpose::NotMe).await?;
+        self.sign_out_everywhere(&account).await?;
+        let reset = self
+            .issue_link(
+                &account,
                 LinkPurpose::Reset,
-                now,
-                now + self.policy.password_reset_minutes * 60,
+                self.policy.password_reset_minutes * 60,
             )
             .await?;
         self.record(
@@ -140,5 +105,45 @@ impl<S: Store> Nidan<S> {
         )
         .await?;
         Ok(reset)
+    }
+
+    /// Stores a new emailed link for `account`, valid `seconds`; its token.
+    async fn issue_link(
+        &self,
+        account: &Account,
+        purpose: LinkPurpose,
+        seconds: i64,
+    ) -> Result<Zeroizing<String>> {
+        let token = new_token()?;
+        let now = self.now();
+        self.store
+            .insert_password_reset(
+                &token_hash(&token),
+                &account.id,
+                purpose,
+                now,
+                now + seconds,
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// Spends an emailed link of `purpose` (once, unexpired); its account.
+    async fn spend_link(&self, token: &str, purpose: LinkPurpose) -> Result<Account> {
+        let account_id = self
+            .store
+            .use_password_reset(&token_hash(token), purpose, self.now())
+            .await?
+            .ok_or(Error::ResetLinkInvalid)?;
+        self.store
+            .account_by_id(&account_id)
+            .await?
+            .ok_or(Error::ResetLinkInvalid)
+    }
+
+    /// Ends every session of `account` and forgets its remembered browsers.
+    async fn sign_out_everywhere(&self, account: &Account) -> Result<()> {
+        self.store.delete_sessions_except(&account.id, None).await?;
+        self.store.delete_browsers(&account.id).await
     }
 }
