@@ -40,6 +40,10 @@ pub struct Config {
     /// right-most address in that header that is not one of these. Empty:
     /// the connection's address, whatever the headers say.
     pub trusted_proxies: Vec<String>,
+    /// Who may read `/metrics` (Prometheus): addresses or networks,
+    /// checked against the visitor's IP (see `trusted_proxies`). Default:
+    /// loopback only; empty: nobody (404).
+    pub metrics_allow: Vec<String>,
     /// The rules of sign-in and 2SV.
     pub policy: Policy,
     /// How texts and calls are sent.
@@ -175,6 +179,7 @@ impl Default for Config {
             public_url: None,
             log_format: LogFormat::Text,
             trusted_proxies: Vec::new(),
+            metrics_allow: vec!["127.0.0.0/8".into(), "::1".into()],
             policy: Policy::default(),
             delivery: Delivery::default(),
             forward_auth: ForwardAuth::default(),
@@ -226,24 +231,18 @@ impl Config {
             anyhow::bail!("policy.recovery_retention_days can't be negative");
         }
         self.trusted_proxy_networks()?;
+        self.metrics_networks()?;
         self.check_forward_auth()
     }
 
     /// `trusted_proxies` as networks (a bare address is a network of one).
     pub fn trusted_proxy_networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
-        self.trusted_proxies
-            .iter()
-            .map(|p| {
-                let p = p.trim();
-                p.parse::<ipnet::IpNet>()
-                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        anyhow::anyhow!(
-                            "trusted_proxies: {p:?} is not an IP address or network (10.0.0.0/8)"
-                        )
-                    })
-            })
-            .collect()
+        networks("trusted_proxies", &self.trusted_proxies)
+    }
+
+    /// `metrics_allow` as networks.
+    pub fn metrics_networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        networks("metrics_allow", &self.metrics_allow)
     }
 
     /// Forward authentication redirects to nidan's public address and
@@ -293,6 +292,22 @@ impl Config {
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
     }
+}
+
+/// Addresses or networks from the configuration key `key` (a bare address
+/// is a network of one).
+fn networks(key: &str, entries: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    entries
+        .iter()
+        .map(|p| {
+            let p = p.trim();
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!("{key}: {p:?} is not an IP address or network (10.0.0.0/8)")
+                })
+        })
+        .collect()
 }
 
 /// A provider for email.

@@ -537,6 +537,23 @@ async fn traefik_and_caddy_style_questions_get_redirects() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 400);
     assert!(res.text().await.unwrap().contains("X-Forwarded-Host"));
+    // Each decision is counted for Prometheus.
+    let metrics = api
+        .get(format!("{}/metrics", s.direct))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for decision in ["allowed", "sign_in", "denied"] {
+        assert!(
+            metrics.contains(&format!(
+                "nidan_forward_auth_total{{decision=\"{decision}\"}}"
+            )),
+            "{metrics}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1246,3 +1246,60 @@ async fn this_wasnt_me_from_a_notice_signs_out_everywhere() {
     let html = again.text().await.unwrap();
     assert!(html.contains("class=\"error\""), "{html}");
 }
+
+/// Prometheus `/metrics`: requests by route pattern (never a token or id)
+/// and status, security events by kind; loopback only by default, and
+/// nobody when `metrics_allow` is empty.
+#[tokio::test]
+async fn metrics_count_requests_and_events_for_allowed_scrapers_only() {
+    let s = server().await;
+    let c = reqwest::Client::new();
+    let token = {
+        let (_, body) = post(
+            &c,
+            format!("{}/api/v1/signup", s.base),
+            None,
+            json!({"email": "m@example.com", "password": "correct horse"}),
+        )
+        .await;
+        body["token"].as_str().unwrap().to_owned()
+    };
+    let (status, _) = get(&c, format!("{}/api/v1/browsers/abc123", s.base), &token).await;
+    assert!(status >= 400);
+    let res = c.get(format!("{}/metrics", s.base)).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"nidan_http_requests_total{route="/api/v1/signup",method="POST",status="200"} "#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/api/v1/browsers/{id}""#), "{text}");
+    assert!(
+        !text.contains("abc123") && !text.contains(&token),
+        "no ids or tokens as labels"
+    );
+    assert!(
+        text.contains(r#"nidan_events_total{kind="signed_up"} "#),
+        "{text}"
+    );
+    assert!(
+        text.contains("nidan_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+
+    let closed = server_with(|c| c.metrics_allow = Vec::new()).await;
+    let res = c
+        .get(format!("{}/metrics", closed.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+}

@@ -113,6 +113,9 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
         detail: &str,
     ) -> Result<()> {
+        // Every security event is also a Prometheus counter by kind (a
+        // fixed set of names), for `/metrics`; a no-op without a recorder.
+        metrics::counter!("nidan_events_total", "kind" => kind.to_owned()).increment(1);
         self.store
             .insert_event(&Event {
                 id: new_id()?,

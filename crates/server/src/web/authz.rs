@@ -188,7 +188,15 @@ async fn answer(state: &AppState, asker: Asker, method: &Method, headers: &Heade
         Some(cookie) => state.nidan.authenticate(cookie.value()).await.ok(),
         None => None,
     };
-    match state.access(&target, me) {
+    let access = state.access(&target, me);
+    let decision = match &access {
+        Access::Allowed(_) => "allowed",
+        Access::SignIn => "sign_in",
+        Access::TurnOnTwoStep => "two_step_needed",
+        Access::Denied => "denied",
+    };
+    metrics::counter!("nidan_forward_auth_total", "decision" => decision).increment(1);
+    match access {
         Access::Allowed(account) => {
             let mut res = (StatusCode::OK, no_store).into_response();
             if let Some(account) = account {

@@ -7,6 +7,7 @@ pub mod api_staff;
 pub mod authz;
 pub mod context;
 pub mod error;
+pub mod metrics;
 pub mod pages;
 
 use std::net::SocketAddr;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub public_base: String,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Who may read `/metrics`.
+    pub metrics_allow: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             public_base: config.public_base().trim_end_matches('/').to_owned(),
             // Checked when the configuration was loaded.
             trusted_proxies: Arc::new(config.trusted_proxy_networks().unwrap_or_default()),
+            metrics_allow: Arc::new(config.metrics_networks().unwrap_or_default()),
         }
     }
 
@@ -120,6 +124,8 @@ fn csp(forward_auth: &ForwardAuth) -> HeaderValue {
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
+    // Record from the first request on.
+    metrics::handle();
     let max_document = state.nidan.policy().recovery_max_bytes;
     Router::new()
         .merge(pages::routes())
@@ -127,6 +133,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api_staff::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/static/nidan.css", get(stylesheet))
         .route("/lang", post(switch_language))
         // Forms and JSON bodies are small; identity documents have their
@@ -159,6 +166,7 @@ pub fn app(state: AppState) -> Router {
             CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
