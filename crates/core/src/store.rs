@@ -187,6 +187,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Forgets every browser of an account.
     fn delete_browsers(&self, account_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Ends the account's sign-in attempts still waiting for a code (they
+    /// expire at `at`); how many.
+    fn end_open_challenges(
+        &self,
+        account_id: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
 
     /// Appends to the audit log.
     fn insert_event(&self, event: &Event) -> impl Future<Output = Result<()>> + Send;

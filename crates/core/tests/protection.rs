@@ -531,12 +531,20 @@ async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
     let required = password_step(&w).await;
     let intruder = texted_code(&w, &required, true).await.unwrap();
     let remembered = intruder.remember_token.clone().unwrap();
-    let notice = w.mails.bodies.lock().unwrap().last().unwrap().clone();
-    assert!(
-        notice.contains("このリンク") || notice.contains("次のリンク"),
-        "{notice}"
-    );
     let link = w.mails.last_link();
+    // Another attempt of theirs, waiting for a code.
+    let waiting = password_step(&w).await;
+    let notice = w
+        .mails
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|b| b.contains("/not-me/"))
+        .unwrap()
+        .clone();
+    assert!(notice.contains("次のリンク"), "{notice}");
     assert!(link.contains("/not-me/"), "{link}");
     let token = link.rsplit('/').next().unwrap().to_owned();
 
@@ -553,6 +561,13 @@ async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
     ));
 
     let reset = w.nidan.not_me(&token, &origin()).await.unwrap();
+    assert!(
+        matches!(
+            texted_code(&w, &waiting, false).await,
+            Err(Error::ChallengeExpired)
+        ),
+        "an attempt waiting for a code ends too"
+    );
     assert!(
         w.nidan.authenticate(&intruder.session_token).await.is_err(),
         "signed out"
@@ -612,4 +627,30 @@ async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
             .await,
         Err(Error::ResetLinkInvalid)
     ));
+}
+
+/// Changing the password ends sign-in attempts that passed the old one and
+/// wait for a code, and keeps the session it was changed in.
+#[tokio::test]
+async fn a_password_change_ends_attempts_waiting_for_a_code() {
+    let w = world_with(loose(), false).await;
+    let account = enabled(&w).await;
+    let required = password_step(&w).await;
+    let mine = texted_code(&w, &required, false).await.unwrap();
+    let waiting = password_step(&w).await;
+    w.nidan
+        .change_password(
+            &mine.session,
+            &account,
+            "tsuki to hoshi",
+            "a brand new password",
+            &origin(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        texted_code(&w, &waiting, false).await,
+        Err(Error::ChallengeExpired)
+    ));
+    assert!(w.nidan.authenticate(&mine.session_token).await.is_ok());
 }

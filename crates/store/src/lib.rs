@@ -941,6 +941,18 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn end_open_challenges(&self, account_id: &str, at: i64) -> Result<u64> {
+        self.run(
+            sqlx::query(
+                "UPDATE challenges SET expires_at = $1
+                 WHERE account_id = $2 AND completed_at IS NULL AND expires_at > $1",
+            )
+            .bind(at)
+            .bind(account_id),
+        )
+        .await
+    }
+
     async fn insert_event(&self, e: &Event) -> Result<()> {
         if let Some(events) = &self.events {
             return events.write(e).await;

@@ -141,9 +141,15 @@ impl<S: Store> Nidan<S> {
             .ok_or(Error::ResetLinkInvalid)
     }
 
-    /// Ends every session of `account` and forgets its remembered browsers.
+    /// Ends every session of `account`, forgets its remembered browsers and
+    /// ends its sign-in attempts waiting for a code (someone who knew the
+    /// password must not finish one after the owner acted).
     async fn sign_out_everywhere(&self, account: &Account) -> Result<()> {
         self.store.delete_sessions_except(&account.id, None).await?;
-        self.store.delete_browsers(&account.id).await
+        self.store.delete_browsers(&account.id).await?;
+        self.store
+            .end_open_challenges(&account.id, self.now())
+            .await?;
+        Ok(())
     }
 }

@@ -606,6 +606,10 @@ impl<S: Store> Nidan<S> {
             .delete_sessions_except(&account.id, Some(&session.id))
             .await?;
         self.store.delete_browsers(&account.id).await?;
+        // Whoever passed the old password and waits for a code stops here.
+        self.store
+            .end_open_challenges(&account.id, self.now())
+            .await?;
         self.store
             .reset_guard(&account.id, Some(self.now()))
             .await?;
