@@ -112,16 +112,21 @@ pub(super) fn after_sign_in(
     ) {
         return (jar, to("/security/wizard")).into_response();
     }
-    match jar
+    match take_return(state, jar) {
+        (jar, Some(url)) => (jar, Redirect::to(url.as_str())).into_response(),
+        (jar, None) => (jar, to(default)).into_response(),
+    }
+}
+
+/// The return URL from the cookie, if the rules still allow it (the
+/// cookie is then spent).
+fn take_return(state: &AppState, jar: CookieJar) -> (CookieJar, Option<Url>) {
+    let url = jar
         .get(RETURN_COOKIE)
-        .and_then(|c| state.forward_auth.return_url(c.value()))
-    {
-        Some(url) => (
-            jar.remove(state.removal(RETURN_COOKIE)),
-            Redirect::to(url.as_str()),
-        )
-            .into_response(),
-        None => (jar, to(default)).into_response(),
+        .and_then(|c| state.forward_auth.return_url(c.value()));
+    match url {
+        Some(url) => (jar.remove(state.removal(RETURN_COOKIE)), Some(url)),
+        None => (jar, None),
     }
 }
 
@@ -132,18 +137,12 @@ pub(super) fn continue_to(
     t: Tr,
     jar: CookieJar,
 ) -> (CookieJar, Option<(String, String)>) {
-    let Some(url) = jar
-        .get(RETURN_COOKIE)
-        .and_then(|c| state.forward_auth.return_url(c.value()))
-    else {
-        return (jar, None);
-    };
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let label = t.f("gate.continue_to", &[("host", &host)]);
-    (
-        jar.remove(state.removal(RETURN_COOKIE)),
-        Some((url.to_string(), label)),
-    )
+    let (jar, url) = take_return(state, jar);
+    let link = url.map(|url| {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        (url.to_string(), t.f("gate.continue_to", &[("host", &host)]))
+    });
+    (jar, link)
 }
 
 /// `GET /signout`: the link a protected app puts in its menu. Signing out
