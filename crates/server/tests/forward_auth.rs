@@ -55,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// nginx with nidan's auth host, the protected app host, and the app.
-fn nginx(dir: &Path, port: u16, nidan: &str) -> Proxy {
+fn nginx(dir: &Path, port: u16, nidan: &str) -> Option<Proxy> {
     let app_port = free_port();
     let nidan = nidan.trim_start_matches("http://");
     let (authz, protect) = (snippet("nidan-authz.conf"), snippet("nidan-protect.conf"));
@@ -98,23 +98,41 @@ fn nginx(dir: &Path, port: u16, nidan: &str) -> Proxy {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    listening(Proxy(child), port, "nginx")
+    ready(Proxy(child), port)
 }
 
-/// Waits until `proxy` accepts connections on `port`.
-fn listening(proxy: Proxy, port: u16, name: &str) -> Proxy {
+/// Waits until `proxy` answers on `port` as nidan's auth host would
+/// (`/healthz` through it says "ok"): a free port picked earlier may have
+/// been taken by another test meanwhile, and then the proxy cannot bind
+/// it. `None` if it did not start.
+fn ready(mut proxy: Proxy, port: u16) -> Option<Proxy> {
+    use std::io::{Read, Write};
     for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return proxy;
+        if proxy.0.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut answer = String::new();
+            let asked = conn.write_all(
+                format!("GET /healthz HTTP/1.1\r\nHost: auth.nidan.test:{port}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            if asked.is_ok()
+                && conn.read_to_string(&mut answer).is_ok()
+                && answer.ends_with("\r\n\r\nok")
+            {
+                return Some(proxy);
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("{name} did not start on {port}");
+    None
 }
 
 /// The README's Caddyfile, word for word, with the example hosts and
 /// ports replaced by the test's (plain HTTP on loopback), and a tiny app.
-fn caddy(dir: &Path, port: u16, nidan: &str) -> Proxy {
+fn caddy(dir: &Path, port: u16, nidan: &str) -> Option<Proxy> {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
             .unwrap();
@@ -154,7 +172,7 @@ fn caddy(dir: &Path, port: u16, nidan: &str) -> Proxy {
         .unwrap_or_else(|e| {
             panic!("caddy could not start ({e}): `apt-get install caddy` (.ci/run does it)")
         });
-    listening(Proxy(child), port, "caddy")
+    ready(Proxy(child), port)
 }
 
 #[derive(Clone, Copy)]
@@ -194,7 +212,18 @@ impl Setup {
     }
 }
 
+/// nidan and the proxy on free ports; tried again on new ports if another
+/// test took the proxy's port in between.
 async fn setup(kind: Kind) -> Setup {
+    for _ in 0..5 {
+        if let Some(s) = try_setup(kind) {
+            return s;
+        }
+    }
+    panic!("the proxy did not start on any of five free ports");
+}
+
+fn try_setup(kind: Kind) -> Option<Setup> {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = dir.path().join("nidan.toml");
@@ -243,14 +272,14 @@ require_2sv = false
     let proxy = match kind {
         Kind::Nginx => nginx(&proxy_dir, port, &nidan.base),
         Kind::Caddy => caddy(&proxy_dir, port, &nidan.base),
-    };
-    Setup {
+    }?;
+    Some(Setup {
         direct: nidan.base.clone(),
         _proxy: proxy,
         _nidan: nidan,
         _dir: dir,
         port,
-    }
+    })
 }
 
 fn location(h: &HeaderMap) -> String {
