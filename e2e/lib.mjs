@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -104,12 +105,19 @@ export async function startNginx(port, nidanBase) {
   });
   let output = '';
   child.stderr.on('data', (d) => { output += d; });
+  // Started when nidan's /healthz answers through it (not merely when
+  // something accepts connections on the port).
+  const healthy = () => new Promise((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/healthz', headers: { host: `auth.nidan.test:${port}` } }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve(res.statusCode === 200 && body === 'ok'));
+    });
+    req.on('error', () => resolve(false));
+  });
   const deadline = Date.now() + 10_000;
   for (;;) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      break;
-    } catch { /* not up yet */ }
+    if (await healthy()) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill();
       throw new Error(`nginx did not start:\n${output}`);
