@@ -116,8 +116,13 @@ test('text-message primary, voice backup, a call on request, and the resend cap'
   assert.ok(capped, 'the cap was reached');
   await page.screenshot({ path: join(screenshots, 'code-page-cap.png'), fullPage: true });
 
-  // Codes already sent still work: the spoken one signs in.
-  await page.fill('#code', spoken);
+  // Codes already sent still work (the three newest of the attempt): the
+  // newest texted one signs in. (Not the spoken one: when the run crosses
+  // a 15-minute cap window, more texts go out after the call and push it
+  // out of the three.)
+  const newest = codeIn((await outbox(context, nidan.base, '+819012345678')).body);
+  assert.match(spoken, /^\d{6}$/);
+  await page.fill('#code', newest);
   await page.click('main form button[type=submit]');
   await page.waitForURL('**/account');
   await context.close();
