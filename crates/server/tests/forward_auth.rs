@@ -585,6 +585,132 @@ async fn traefik_and_caddy_style_questions_get_redirects() {
     }
 }
 
+/// The probe's bypasses of a path rule (finding 1), asked the way nginx
+/// (`X-Original-URL`) and Traefik/Caddy (`X-Forwarded-Uri`) ask: a signed-in
+/// account without `staff` never gets a `/staff` spelling through, and a
+/// visitor without a session never reaches a protected page by way of the
+/// anonymous `/public` rule.
+#[tokio::test]
+async fn path_rules_cannot_be_bypassed_by_spelling() {
+    let s = setup(Kind::Nginx).await;
+    let api = reqwest::Client::new();
+    let token = sign_up(&api, &s.direct, "eve@example.com").await;
+    let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
+    let (_, attempt) = call(
+        &api,
+        &s.direct,
+        "/signin",
+        None,
+        serde_json::json!({"email": "eve@example.com", "password": "correct horse"}),
+    )
+    .await;
+    let code = Totp::default().generate(&secrets[0], now() + 30);
+    let (status, signed) = call(
+        &api,
+        &s.direct,
+        "/signin/code",
+        None,
+        serde_json::json!({"challenge": attempt["challenge"], "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}");
+    let session = signed["token"].as_str().unwrap().to_owned();
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let ask = |nginx: bool, path: &str, session: Option<&str>| {
+        let mut req = if nginx {
+            c.get(format!("{}/api/v1/authz/auth-request", s.direct))
+                .header("x-original-url", format!("https://app.nidan.test{path}"))
+        } else {
+            c.get(format!("{}/api/v1/authz/forward-auth", s.direct))
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "app.nidan.test")
+                .header("x-forwarded-uri", path)
+        };
+        if let Some(t) = session {
+            req = req.header("cookie", format!("nidan_session={t}"));
+        }
+        req.send()
+    };
+    // The rule applies as written, and the account may use the rest.
+    for nginx in [true, false] {
+        let status = ask(nginx, "/staff", Some(&session)).await.unwrap().status();
+        assert_eq!(status, 403);
+        let status = ask(nginx, "/reports", Some(&session))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+    let staff_spellings = [
+        "/%73taff",
+        "/%73%74%61%66%66/list",
+        "/STAFF",
+        "/Staff/",
+        "/STAFF./",
+        "//staff",
+        "///staff/x",
+        "/staff;x",
+        "/staff;jsessionid=1/list",
+        "/staff%2f",
+        "/staff%2Flist",
+        "/./staff",
+        "/x/../staff",
+        "/%2e/staff",
+        "/x/%2e%2e/staff",
+        "/x/%2E%2E/staff",
+        "/public/../staff",
+        "/public/%2e%2e/staff",
+        "/public/..;/staff",
+        "/public/..%2fstaff",
+        "/public/..%5cstaff",
+        "/public\\..\\staff",
+        "/%2573taff",
+        "/staff%00",
+        "/sta%ff",
+        "/public;/../staff",
+        "/x//../staff",
+    ];
+    for nginx in [true, false] {
+        for path in staff_spellings {
+            let res = ask(nginx, path, Some(&session)).await.unwrap();
+            let status = res.status().as_u16();
+            assert!(
+                matches!(status, 400 | 403),
+                "{path} (nginx-style: {nginx}) answered {status}"
+            );
+            if status == 400 {
+                assert!(res.text().await.unwrap().contains("refused"));
+            }
+        }
+    }
+    // No session: the anonymous rule opens /public and nothing past it.
+    for nginx in [true, false] {
+        let status = ask(nginx, "/public/x", None).await.unwrap().status();
+        assert_eq!(status, 200);
+        for path in [
+            "/public/..;/staff",
+            "/public/..%2fstaff",
+            "/public/..%2Freports",
+            "/public/%2e%2e/reports",
+            "/public/../reports",
+            "/public;x/../reports",
+            "/public/.%2e/reports",
+            "/public//../reports",
+            "/%70ublic/x",
+            "/PUBLIC/x",
+        ] {
+            let status = ask(nginx, path, None).await.unwrap().status().as_u16();
+            assert!(
+                matches!(status, 400 | 401 | 302),
+                "{path} (nginx-style: {nginx}) let an anonymous visitor through: {status}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn caddy_with_the_readme_caddyfile() {
     let (s, secrets, c) = with_account(Kind::Caddy, "dee@example.com").await;

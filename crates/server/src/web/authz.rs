@@ -25,7 +25,7 @@ use nidan_core::service::mandate::Mandate;
 
 use super::AppState;
 use super::context::SESSION_COOKIE;
-use crate::forward_auth::{Rule, Target};
+use crate::forward_auth::{PathError, Rule, Target, UrlError};
 
 /// The two endpoints.
 pub fn routes() -> Router<AppState> {
@@ -45,13 +45,18 @@ pub enum Access {
     TurnOnTwoStep,
     /// Signed in and not allowed, or a URL no rule covers.
     Denied,
+    /// A path the app behind the proxy could read under another rule
+    /// than the one that would decide (see [`crate::forward_auth::path`]).
+    Ambiguous(PathError),
 }
 
 impl AppState {
     /// The decision for `target`, given the visitor's session (if any).
     pub fn access(&self, target: &Target, me: Option<(Session, Account)>) -> Access {
-        let Some(rule) = self.forward_auth.rule_for(target) else {
-            return Access::Denied;
+        let rule = match self.forward_auth.rule_for(target) {
+            Ok(Some(rule)) => rule,
+            Ok(None) => return Access::Denied,
+            Err(why) => return Access::Ambiguous(why),
         };
         if rule.anonymous {
             return Access::Allowed(me.map(|(_, a)| Box::new(a)));
@@ -111,7 +116,7 @@ pub struct AuthzDoc;
         (status = 200, description = "let through; Remote-User, Remote-Email, Remote-Groups set (none on an anonymous rule without a session)"),
         (status = 401, description = "sign in first: Location holds nidan's sign-in page returning to the URL"),
         (status = 403, description = "signed in but not allowed, or no rule covers the URL"),
-        (status = 400, description = "the proxy sent no URL"),
+        (status = 400, description = "the proxy sent no URL, or a path with no single meaning (an encoded / or \\, ..;, control characters, a double encoding) or one the app could read under another rule"),
         (status = 404, description = "forward authentication is not configured")))]
 async fn auth_request(
     State(state): State<AppState>,
@@ -136,7 +141,7 @@ async fn auth_request(
         (status = 302, description = "sign in first (GET/HEAD): to nidan's sign-in page, which returns to the URL"),
         (status = 303, description = "sign in first (other methods)"),
         (status = 403, description = "signed in but not allowed, or no rule covers the URL"),
-        (status = 400, description = "the proxy sent no URL"),
+        (status = 400, description = "the proxy sent no URL, or a path with no single meaning (an encoded / or \\, ..;, control characters, a double encoding) or one the app could read under another rule"),
         (status = 404, description = "forward authentication is not configured")))]
 async fn forward_auth(
     State(state): State<AppState>,
@@ -150,17 +155,29 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The original request's URL, from the proxy's headers.
-fn target(headers: &HeaderMap) -> Option<Target> {
+/// The original request's URL, from the proxy's headers: `None` when
+/// they name none.
+fn target(headers: &HeaderMap) -> Option<Result<Target, UrlError>> {
     if let Some(original) = header(headers, "x-original-url") {
-        return Target::parse(original).ok();
+        return Some(Target::parse(original));
     }
-    Target::from_forwarded(
+    Some(Target::from_forwarded(
         header(headers, "x-forwarded-proto")?,
         header(headers, "x-forwarded-host")?,
         header(headers, "x-forwarded-uri").unwrap_or("/"),
+    ))
+}
+
+/// 400 for a request whose path has no single meaning.
+fn refused_path(why: PathError) -> Response {
+    metrics::counter!("nidan_forward_auth_total", "decision" => "refused_path").increment(1);
+    tracing::info!(reason = %why, "forward-auth: path refused");
+    (
+        StatusCode::BAD_REQUEST,
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        format!("this path is refused: {why}"),
     )
-    .ok()
+        .into_response()
 }
 
 async fn answer(state: &AppState, asker: Asker, method: &Method, headers: &HeaderMap) -> Response {
@@ -173,7 +190,12 @@ async fn answer(state: &AppState, asker: Asker, method: &Method, headers: &Heade
         )
             .into_response();
     }
-    let Some(target) = target(headers) else {
+    let target = match target(headers) {
+        Some(Ok(target)) => Some(target),
+        Some(Err(UrlError::Path(why))) => return refused_path(why),
+        Some(Err(_)) | None => None,
+    };
+    let Some(target) = target else {
         tracing::warn!(
             "forward-auth request without a usable X-Original-URL or X-Forwarded-Proto/-Host/-Uri: check the proxy configuration"
         );
@@ -194,6 +216,7 @@ async fn answer(state: &AppState, asker: Asker, method: &Method, headers: &Heade
         Access::SignIn => "sign_in",
         Access::TurnOnTwoStep => "two_step_needed",
         Access::Denied => "denied",
+        Access::Ambiguous(why) => return refused_path(*why),
     };
     metrics::counter!("nidan_forward_auth_total", "decision" => decision).increment(1);
     match access {
@@ -214,6 +237,7 @@ async fn answer(state: &AppState, asker: Asker, method: &Method, headers: &Heade
             }
             res
         }
+        Access::Ambiguous(why) => refused_path(why),
         Access::Denied => {
             tracing::debug!(host = %target.host, path = %target.path, "forward-auth: denied");
             (

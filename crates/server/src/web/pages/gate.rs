@@ -82,7 +82,7 @@ pub(super) async fn arriving(
             });
             (jar, Some(page))
         }
-        Access::Denied => {
+        Access::Denied | Access::Ambiguous(_) => {
             let page = render!(GatePage, Base::new(state, t, true), None, None, {
                 heading: t.s("gate.denied_title"),
                 text: t.f("gate.denied", &[("host", &host)]),

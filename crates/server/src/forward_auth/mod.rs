@@ -9,9 +9,18 @@
 //! is refused (deny by default). The same rules are the allow-list of
 //! return URLs, so the sign-in page never redirects to a host nobody
 //! configured.
+//!
+//! A rule's path is matched against every way the app behind the proxy
+//! could read the request's path (see [`path`]): when the readings fall
+//! under different rules, or the path has no single meaning, the request
+//! is refused instead of guessed.
+
+pub mod path;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+pub use path::{PathError, Readings};
 
 /// The `[forward_auth]` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,9 +41,15 @@ pub struct Rule {
     /// `wiki.example.com`, or `*.example.com` for every sub-domain (not
     /// `example.com` itself). A port, if any, is not part of the match.
     pub host: String,
-    /// A path prefix on segment boundaries: `/admin` matches `/admin` and
-    /// `/admin/users`, not `/administrator`. Default `/`.
+    /// A path prefix on segment boundaries: `/admin` matches `/admin`,
+    /// `/admin/users` and `/admin;x`, not `/administrator`. Matched after
+    /// decoding and dot-segment removal, in every reading of [`path`].
+    /// Default `/`.
     pub path: String,
+    /// The app behind this prefix ignores case (Windows, IIS, some
+    /// frameworks): `/ADMIN` is `/admin`. Without it, a path that only
+    /// another case puts under this rule is refused as ambiguous.
+    pub ignore_case: bool,
     /// Roles of which an account needs one; empty lets every account in.
     pub roles: Vec<String>,
     /// Whether the session must have passed two-step verification.
@@ -49,6 +64,7 @@ impl Default for Rule {
         Self {
             host: String::new(),
             path: "/".into(),
+            ignore_case: false,
             roles: Vec::new(),
             require_2sv: true,
             anonymous: false,
@@ -65,6 +81,9 @@ pub enum UrlError {
     /// Carries a user name or password.
     #[error("URL with a user name or password")]
     Credentials,
+    /// A path with no single meaning (see [`path`]).
+    #[error("{0}")]
+    Path(#[from] PathError),
 }
 
 /// A request the proxy asks about, as nidan understands it.
@@ -74,8 +93,10 @@ pub struct Target {
     pub url: Url,
     /// Lowercased host without port.
     pub host: String,
-    /// The path (percent-encoded as sent).
+    /// The path, decoded and normalized (for logs).
     pub path: String,
+    /// Every way a backend could read the path.
+    pub readings: Readings,
 }
 
 impl Target {
@@ -93,8 +114,13 @@ impl Target {
             .ok_or(UrlError::NotHttp)?
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        let path = url.path().to_owned();
-        Ok(Self { url, host, path })
+        let readings = Readings::of(raw_path(raw.trim()))?;
+        Ok(Self {
+            path: readings.canonical().to_owned(),
+            url,
+            host,
+            readings,
+        })
     }
 
     /// Builds the URL from `X-Forwarded-Proto`, `-Host` and `-Uri`.
@@ -103,7 +129,10 @@ impl Target {
         {
             return Err(UrlError::NotHttp);
         }
-        let uri = if uri.starts_with('/') { uri } else { "/" };
+        let uri = if uri.is_empty() { "/" } else { uri };
+        if !uri.starts_with('/') {
+            return Err(UrlError::Path(PathError::NotAbsolute));
+        }
         Self::parse(&format!("{proto}://{host}{uri}"))
     }
 }
@@ -114,11 +143,23 @@ impl ForwardAuth {
         !self.rules.is_empty()
     }
 
-    /// The rule for `target`, if any.
-    pub fn rule_for(&self, target: &Target) -> Option<&Rule> {
-        self.rules
-            .iter()
-            .find(|r| host_matches(&r.host, &target.host) && path_matches(&r.path, &target.path))
+    /// The rule for `target`, if any: the first rule covering it, which
+    /// must be the same in every reading of its path, or
+    /// [`PathError::Ambiguous`].
+    pub fn rule_for(&self, target: &Target) -> Result<Option<&Rule>, PathError> {
+        let mut chosen: Option<Option<&Rule>> = None;
+        for reading in target.readings.all() {
+            let rule = self.rules.iter().find(|r| {
+                host_matches(&r.host, &target.host)
+                    && path::covers(&r.path, &reading.path, r.ignore_case || reading.fold)
+            });
+            match chosen {
+                None => chosen = Some(rule),
+                Some(first) if first.map(std::ptr::from_ref) == rule.map(std::ptr::from_ref) => {}
+                Some(_) => return Err(PathError::Ambiguous),
+            }
+        }
+        Ok(chosen.flatten())
     }
 
     /// `raw` as a URL the visitor may be sent to after signing in: an
@@ -172,9 +213,9 @@ impl ForwardAuth {
                     rule.host
                 ));
             }
-            if !rule.path.starts_with('/') {
+            if let Err(why) = path::check_prefix(&rule.path) {
                 return Err(format!(
-                    "forward_auth rule path {:?} for {} must start with /",
+                    "forward_auth rule path {:?} for {} {why}",
                     rule.path, rule.host
                 ));
             }
@@ -204,14 +245,15 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// `prefix` matches `path` on a segment boundary.
-fn path_matches(prefix: &str, path: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    prefix.is_empty()
-        || path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
+/// The path of an absolute URL exactly as written (still encoded; no
+/// query or fragment): what the app behind the proxy receives, before any
+/// URL parser has normalized it.
+fn raw_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match rest.find(['/', '?', '#', '\\']) {
+        Some(at) => rest.get(at..).unwrap_or_default(),
+        None => "",
+    }
 }
 
 #[cfg(test)]
@@ -251,6 +293,7 @@ mod tests {
         let fa = rules();
         let rule = |u: &str| {
             fa.rule_for(&target(u))
+                .unwrap()
                 .map(|r| (r.anonymous, r.roles.len()))
         };
         assert_eq!(rule("https://wiki.example.com/public"), Some((true, 0)));
