@@ -267,6 +267,17 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<i64>,
         challenge_id: &str,
     ) -> impl Future<Output = Result<Claim>> + Send;
+    /// Claims one code check outside a sign-in attempt (turning 2SV off,
+    /// confirming a new app or phone): the account's failure count moves
+    /// from `seen_failures` to `seen_failures + 1` and the next check waits
+    /// until `retry_at`, only if the count is still `seen_failures`.
+    /// `Ok(false)`: another check got there first.
+    fn claim_account_check(
+        &self,
+        account_id: &str,
+        seen_failures: i64,
+        retry_at: Option<i64>,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// A right code: the failure count and slow-down start again.
     fn clear_code_failures(&self, account_id: &str) -> impl Future<Output = Result<()>> + Send;
     /// Atomically marks the owner alerted at `at` unless already alerted

@@ -654,3 +654,204 @@ async fn a_password_change_ends_attempts_waiting_for_a_code() {
     ));
     assert!(w.nidan.authenticate(&mine.session_token).await.is_ok());
 }
+
+/// Sends `wrong` 300 times through `check`, waiting out each slow-down on
+/// the clock; returns the waits seen. Fails unless the account ends
+/// locked at exactly the policy's lockout.
+async fn three_hundred_wrong_codes(
+    w: &World,
+    check: impl AsyncFn() -> Result<(), Error>,
+) -> Vec<i64> {
+    let mut waits = Vec::new();
+    let mut locked_at = None;
+    for i in 0..300 {
+        match check().await {
+            Err(Error::WrongCode { .. }) => {}
+            Err(Error::SlowDown { retry_after }) => {
+                waits.push(retry_after);
+                w.clock.advance(retry_after);
+            }
+            Err(Error::CodeEntryLocked) => {
+                locked_at.get_or_insert(i);
+            }
+            other => panic!("wrong code {i}: {other:?}"),
+        }
+    }
+    let account = w
+        .nidan
+        .user_by_email(&Actor::Cli, "hanako@example.com")
+        .await
+        .unwrap();
+    assert_eq!(account.guard.code_failures, 100);
+    assert!(locked_at.is_some(), "never locked");
+    assert_eq!(waits.first(), Some(&1), "{waits:?}");
+    assert_eq!(waits.last(), Some(&300), "{waits:?}");
+    waits
+}
+
+/// The account as stored now (its failure count moves with every check).
+async fn fresh(w: &World) -> nidan_core::model::Account {
+    w.nidan
+        .user_by_email(&Actor::Cli, "hanako@example.com")
+        .await
+        .unwrap()
+}
+
+/// Issue 13, findings 2 and 3: turning 2SV off and confirming a new phone
+/// or app checked codes with no limit. Every place that accepts a code
+/// now counts against the same slow-down and lockout as the sign-in.
+#[tokio::test]
+async fn every_place_that_accepts_a_code_slows_down_and_locks() {
+    // Turning 2SV off: 300 wrong codes, then even a right backup code is
+    // refused, and so is the sign-in's code step.
+    let w = world_with(loose(), false).await;
+    enabled(&w).await;
+    three_hundred_wrong_codes(&w, async || {
+        w.nidan
+            .turn_off(&fresh(&w).await, "000000", &origin())
+            .await
+    })
+    .await;
+    let codes = w
+        .nidan
+        .regenerate_backup_codes(&fresh(&w).await, &origin())
+        .await
+        .unwrap();
+    let err = w
+        .nidan
+        .turn_off(&fresh(&w).await, &codes[0], &origin())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CodeEntryLocked), "{err:?}");
+    let required = password_step(&w).await;
+    let err = w
+        .nidan
+        .verify_code(&required.challenge_token, &codes[1], false, &origin())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CodeEntryLocked), "{err:?}");
+
+    // Confirming a phone someone else owns: 300 guesses, then locked.
+    let w = world_with(loose(), false).await;
+    enabled(&w).await;
+    let phone = w
+        .nidan
+        .begin_phone(
+            &fresh(&w).await,
+            nidan_core::model::MethodRole::Backup,
+            "080-9999-0000",
+            MethodKind::Sms,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    let sent = w.texts.last_code();
+    let wrong = if sent == "000000" { "111111" } else { "000000" };
+    three_hundred_wrong_codes(&w, async || {
+        w.nidan
+            .confirm_phone(&fresh(&w).await, &phone.method_id, wrong, &origin())
+            .await
+            .map(drop)
+    })
+    .await;
+    let err = w
+        .nidan
+        .confirm_phone(&fresh(&w).await, &phone.method_id, &sent, &origin())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CodeEntryLocked), "{err:?}");
+
+    // Confirming a new app in the wizard counts the same way.
+    let w = world_with(loose(), false).await;
+    let a = account(&w).await;
+    let app = w
+        .nidan
+        .begin_app(&a, nidan_core::model::MethodRole::Primary, "Phone")
+        .await
+        .unwrap();
+    let now = u64::try_from(nidan_core::clock::Clock::now(&w.clock)).unwrap();
+    let right = nidan_otp::Totp::default().generate(&app.secret, now);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    three_hundred_wrong_codes(&w, async || {
+        w.nidan
+            .confirm_app(&fresh(&w).await, &app.method_id, wrong, &origin())
+            .await
+            .map(drop)
+    })
+    .await;
+    let now = u64::try_from(nidan_core::clock::Clock::now(&w.clock)).unwrap();
+    let right = nidan_otp::Totp::default().generate(&app.secret, now);
+    let err = w
+        .nidan
+        .confirm_app(&fresh(&w).await, &app.method_id, &right, &origin())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CodeEntryLocked), "{err:?}");
+}
+
+/// Issue 13, finding 8: a code typed again right after it was used means
+/// someone saw it; the owner is told by email (and it is refused).
+#[tokio::test]
+async fn a_replayed_code_is_refused_and_the_owner_is_told() {
+    let w = world_with(loose(), false).await;
+    let a = account(&w).await;
+    let app = w
+        .nidan
+        .begin_app(&a, nidan_core::model::MethodRole::Primary, "Phone")
+        .await
+        .unwrap();
+    let code_now = || {
+        let now = u64::try_from(nidan_core::clock::Clock::now(&w.clock)).unwrap();
+        nidan_otp::Totp::default().generate(&app.secret, now)
+    };
+    w.nidan
+        .confirm_app(&a, &app.method_id, &code_now(), &origin())
+        .await
+        .unwrap();
+    let backup = w
+        .nidan
+        .begin_phone(
+            &a,
+            nidan_core::model::MethodRole::Backup,
+            "090-1234-5678",
+            MethodKind::Sms,
+            &origin(),
+        )
+        .await
+        .unwrap();
+    w.nidan
+        .confirm_phone(&a, &backup.method_id, &w.texts.last_code(), &origin())
+        .await
+        .unwrap();
+    w.nidan.enable(&a, false, &origin()).await.unwrap();
+    w.clock.advance(30);
+    let code = code_now();
+    let first = password_step(&w).await;
+    w.nidan
+        .verify_code(&first.challenge_token, &code, false, &origin())
+        .await
+        .unwrap();
+    let before = w.mails.count();
+    let second = password_step(&w).await;
+    let err = w
+        .nidan
+        .verify_code(&second.challenge_token, &code, false, &origin())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CodeAlreadyUsed), "{err:?}");
+    assert_eq!(
+        w.mails
+            .subjects("[nidan] 使用済みのコードが再入力されました"),
+        1
+    );
+    assert!(w.mails.count() > before);
+    let body = w.mails.bodies.lock().unwrap().last().unwrap().clone();
+    assert!(
+        body.contains("Phone") && body.contains("127.0.0.1"),
+        "{body}"
+    );
+}

@@ -1210,6 +1210,26 @@ impl Store for SqlStore {
         })
     }
 
+    async fn claim_account_check(
+        &self,
+        account_id: &str,
+        seen_failures: i64,
+        retry_at: Option<i64>,
+    ) -> Result<bool> {
+        let claimed = self
+            .exec(
+                "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
+                 WHERE id = $2 AND code_failures = $3",
+                &[
+                    Param::OptInt(retry_at),
+                    Param::Text(account_id),
+                    Param::Int(seen_failures),
+                ],
+            )
+            .await?;
+        Ok(claimed == 1)
+    }
+
     async fn clear_code_failures(&self, account_id: &str) -> Result<()> {
         self.exec(
             "UPDATE accounts SET code_failures = 0, code_retry_at = NULL WHERE id = $1 AND code_failures <> 0",

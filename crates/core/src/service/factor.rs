@@ -4,14 +4,49 @@
 //! database: an app's `last_step` only moves forward through an atomic
 //! conditional update, and a backup code is spent by an update that
 //! matches only while it is unused.
+//!
+//! Every place that accepts a code — the sign-in's code step, turning 2SV
+//! off, confirming a new app or phone — goes through
+//! [`Nidan::counted_check`]: the check is claimed as a failure of the
+//! account first (and as a try of the sign-in attempt, if any), so the
+//! slow-down and the lockout of §4.5 count every wrong code wherever it
+//! was typed.
 
 use nidan_otp::{CodeFormat, Secret, Totp, Window};
 
 use super::Nidan;
+use super::guard::slowdown_seconds;
+use super::notices::Notice;
 use crate::error::{Error, Result};
-use crate::model::{Account, Method, MethodKind};
+use crate::model::{Account, Method, MethodKind, Origin};
 use crate::secrets::{backup_code_hash, normalize_backup_code};
 use crate::store::Store;
+
+/// What a code is typed for, which says what may accept it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Purpose<'a> {
+    /// The code step of the sign-in attempt with this id: any active
+    /// method, or a code sent for this attempt.
+    SignIn(&'a str),
+    /// Turning 2SV off: any active app or a backup code.
+    TurnOff,
+    /// The first code of an app being set up.
+    ConfirmApp(&'a Method),
+    /// A code sent to a phone being set up.
+    ConfirmPhone(&'a Method),
+}
+
+impl Purpose<'_> {
+    /// For the audit log.
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::SignIn(_) => "sign-in",
+            Purpose::TurnOff => "turning two-step verification off",
+            Purpose::ConfirmApp(_) => "confirming a new app",
+            Purpose::ConfirmPhone(_) => "confirming a new phone",
+        }
+    }
+}
 
 /// What accepted a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +107,135 @@ pub(crate) fn parse_code(typed: &str) -> Result<Typed> {
 }
 
 impl<S: Store> Nidan<S> {
+    /// The one counted code check (SPEC §4.5). Malformed input is refused
+    /// before anything is counted; otherwise the check is claimed as a
+    /// failure, the code checked for `purpose`, and a right code clears
+    /// the count. A wrong or replayed code is recorded (a replay is also
+    /// emailed to the owner: someone saw the code being typed) and comes
+    /// back as the error to show: the tries left in the attempt, or
+    /// outside one the tries before the slow-down and then the wait.
+    pub(crate) async fn counted_check(
+        &self,
+        account: &Account,
+        purpose: Purpose<'_>,
+        typed: &str,
+        origin: &Origin,
+    ) -> Result<Accepted> {
+        match purpose {
+            Purpose::SignIn(_) | Purpose::TurnOff => {
+                parse_code(typed)?;
+            }
+            Purpose::ConfirmApp(_) | Purpose::ConfirmPhone(_) => {
+                CodeFormat::default()
+                    .normalize(typed)
+                    .map_err(|_| Error::MalformedCode("a code is 6 digits".into()))?;
+            }
+        }
+        let challenge_id = match purpose {
+            Purpose::SignIn(id) => Some(id),
+            _ => None,
+        };
+        let claim = self.claim_code_check(account, challenge_id).await?;
+        let refused = match self.check_for(account, purpose, typed).await? {
+            Ok(accepted) => {
+                self.code_check_passed(account).await?;
+                return Ok(accepted);
+            }
+            Err(refused) => refused,
+        };
+        self.code_check_failed(account, claim, origin).await?;
+        match &refused {
+            Refused::Replayed(name) => {
+                let detail = format!("{name}, {}", purpose.label());
+                self.record(Some(&account.id), "code_replayed", origin, &detail)
+                    .await?;
+                self.notify(account, Notice::CodeReplayed, name, origin)
+                    .await;
+            }
+            Refused::Wrong => {
+                self.record(Some(&account.id), "code_refused", origin, purpose.label())
+                    .await?;
+            }
+        }
+        match (claim.left, refused) {
+            (Some(left), _) if left <= 0 => {
+                self.record(
+                    Some(&account.id),
+                    "sign_in_attempt_ended",
+                    origin,
+                    "too many wrong codes",
+                )
+                .await?;
+                Err(Error::TooManyAttempts)
+            }
+            (_, Refused::Replayed(_)) => Err(Error::CodeAlreadyUsed),
+            (Some(left), Refused::Wrong) => Err(Error::WrongCode {
+                attempts_left: left,
+            }),
+            (None, Refused::Wrong) => {
+                let failures = claim.failures;
+                let p = &self.policy;
+                if failures >= p.lockout_after_failures {
+                    return Err(Error::CodeEntryLocked);
+                }
+                match slowdown_seconds(failures, p.slowdown_after_failures, p.slowdown_max_seconds)
+                {
+                    Some(wait) => Err(Error::SlowDown { retry_after: wait }),
+                    None => Err(Error::WrongCode {
+                        attempts_left: p.slowdown_after_failures - failures,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Checks a well-formed code for `purpose`, spending it if right.
+    async fn check_for(
+        &self,
+        account: &Account,
+        purpose: Purpose<'_>,
+        typed: &str,
+    ) -> Result<std::result::Result<Accepted, Refused>> {
+        match purpose {
+            Purpose::SignIn(challenge_id) => {
+                self.check_factor(account, typed, Some(challenge_id)).await
+            }
+            Purpose::TurnOff => self.check_factor(account, typed, None).await,
+            Purpose::ConfirmApp(method) => {
+                let secret = self.app_secret(method)?;
+                let now = u64::try_from(self.now()).unwrap_or(0);
+                let window = Window::symmetric(self.policy.totp_window);
+                let Ok(step) = Totp::default().verify(&secret, typed, now, window) else {
+                    return Ok(Err(Refused::Wrong));
+                };
+                // The step just used cannot be replayed at the next sign-in.
+                let step = i64::try_from(step.0).unwrap_or(i64::MAX);
+                self.store
+                    .confirm_method(&method.id, self.now(), step)
+                    .await?;
+                Ok(Ok(Accepted::App(method.name.clone())))
+            }
+            Purpose::ConfirmPhone(method) => {
+                let code = CodeFormat::default()
+                    .normalize(typed)
+                    .map_err(|e| Error::MalformedCode(e.to_string()))?;
+                let spent = self
+                    .store
+                    .use_sent_code_for_method(
+                        &method.id,
+                        &self.sent_code_hash(&account.id, &code),
+                        self.now(),
+                    )
+                    .await?;
+                if !spent {
+                    return Ok(Err(Refused::Wrong));
+                }
+                self.store.confirm_method(&method.id, self.now(), 0).await?;
+                Ok(Ok(Accepted::Phone))
+            }
+        }
+    }
+
     /// The TOTP key of an app method, unsealed with the master key.
     pub(crate) fn app_secret(&self, method: &Method) -> Result<Secret> {
         let sealed = method.secret_sealed.as_ref().ok_or(Error::NoSuchMethod)?;

@@ -21,6 +21,16 @@ use crate::store::{Claim, Store};
 
 const DAY: i64 = 86_400;
 
+/// A claimed code check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckClaim {
+    /// The sign-in attempt's tries left after this one (`None` outside an
+    /// attempt).
+    pub left: Option<i64>,
+    /// The account's wrong codes in a row if this one is wrong.
+    pub failures: i64,
+}
+
 /// The wait before the next check after `failures` wrong codes in a row,
 /// if any: 1 s at `after`, doubling, at most `max` seconds.
 pub fn slowdown_seconds(failures: i64, after: i64, max: i64) -> Option<i64> {
@@ -32,18 +42,45 @@ pub fn slowdown_seconds(failures: i64, after: i64, max: i64) -> Option<i64> {
 }
 
 impl<S: Store> Nidan<S> {
-    /// Claims one code check for `account` in the sign-in attempt
-    /// `challenge_id`, or says why not: locked, wait this long, or the
-    /// attempt has no tries left. The check counts as a failure (and takes
-    /// the attempt's try) until [`Self::code_check_passed`] clears it, so a
+    /// Claims one code check for `account` — in the sign-in attempt
+    /// `challenge_id`, or outside one (turning 2SV off, confirming a new
+    /// method) — or says why not: locked, wait this long, or the attempt
+    /// has no tries left. The check counts as a failure (and takes the
+    /// attempt's try) until [`Self::code_check_passed`] clears it, so a
     /// crash or a concurrent request on another node never gets a free
-    /// try. The tries left after this one.
+    /// try. The attempt's tries left after this one.
     pub(crate) async fn claim_code_check(
         &self,
         account: &Account,
-        challenge_id: &str,
-    ) -> Result<i64> {
-        let g = &account.guard;
+        challenge_id: Option<&str>,
+    ) -> Result<CheckClaim> {
+        let mut guard = account.guard.clone();
+        // A second round reads the count again: the account was read
+        // before another check (on any node) moved it.
+        for round in 0..2 {
+            if round > 0 {
+                guard = self
+                    .store
+                    .account_by_id(&account.id)
+                    .await?
+                    .ok_or(Error::NotSignedIn)?
+                    .guard;
+            }
+            if let Some(claim) = self.try_claim(account, &guard, challenge_id).await? {
+                return Ok(claim);
+            }
+        }
+        // Another check of this account is running right now.
+        Err(Error::SlowDown { retry_after: 1 })
+    }
+
+    /// One compare-and-set on the count read in `g`: `None` if it moved.
+    async fn try_claim(
+        &self,
+        account: &Account,
+        g: &crate::model::AccountGuard,
+        challenge_id: Option<&str>,
+    ) -> Result<Option<CheckClaim>> {
         let p = &self.policy;
         if g.code_failures >= p.lockout_after_failures {
             return Err(Error::CodeEntryLocked);
@@ -56,17 +93,30 @@ impl<S: Store> Nidan<S> {
                 retry_after: at - now,
             });
         }
-        let next = g.code_failures + 1;
-        let retry_at = slowdown_seconds(next, p.slowdown_after_failures, p.slowdown_max_seconds)
-            .map(|wait| now + wait);
+        let failures = g.code_failures + 1;
+        let retry_at =
+            slowdown_seconds(failures, p.slowdown_after_failures, p.slowdown_max_seconds)
+                .map(|wait| now + wait);
+        let Some(challenge_id) = challenge_id else {
+            let claimed = self
+                .store
+                .claim_account_check(&account.id, g.code_failures, retry_at)
+                .await?;
+            return Ok(claimed.then_some(CheckClaim {
+                left: None,
+                failures,
+            }));
+        };
         match self
             .store
             .claim_code_check(&account.id, g.code_failures, retry_at, challenge_id)
             .await?
         {
-            Claim::Claimed(left) => Ok(left),
-            // Another check of this account is running right now.
-            Claim::Busy => Err(Error::SlowDown { retry_after: 1 }),
+            Claim::Claimed(left) => Ok(Some(CheckClaim {
+                left: Some(left),
+                failures,
+            })),
+            Claim::Busy => Ok(None),
             Claim::Exhausted => Err(Error::TooManyAttempts),
         }
     }
@@ -77,8 +127,13 @@ impl<S: Store> Nidan<S> {
     }
 
     /// Records a wrong code against the lockout; says when it locked.
-    pub(crate) async fn code_check_failed(&self, account: &Account, origin: &Origin) -> Result<()> {
-        if account.guard.code_failures + 1 == self.policy.lockout_after_failures {
+    pub(crate) async fn code_check_failed(
+        &self,
+        account: &Account,
+        claim: CheckClaim,
+        origin: &Origin,
+    ) -> Result<()> {
+        if claim.failures == self.policy.lockout_after_failures {
             self.record(
                 Some(&account.id),
                 "code_entry_locked",

@@ -39,6 +39,15 @@ pub enum Notice {
     PasswordReset,
     /// Staff unlocked code entry or turned 2SV off.
     StaffChange,
+    /// A code that was just used was typed again: someone saw it (ASVS
+    /// V2.8.5).
+    CodeReplayed,
+    /// Many wrong passwords for the account: someone is guessing.
+    PasswordGuessing,
+    /// Someone tried to sign up with the owner's address.
+    SignUpAttempt,
+    /// The link that finishes a sign-up.
+    ConfirmSignUp,
 }
 
 /// Subject and first line, in Japanese or English.
@@ -156,6 +165,38 @@ fn words(notice: Notice, ja: bool) -> (&'static str, &'static str) {
             "サポートがアカウントを変更しました",
             "サポート担当者がお客様のアカウントのセキュリティ設定を変更しました",
         ),
+        (Notice::CodeReplayed, false) => (
+            "A code you used was typed again",
+            "A security code that was already used to sign in to your account was entered again, so someone may have seen it. It was refused",
+        ),
+        (Notice::CodeReplayed, true) => (
+            "使用済みのコードが再入力されました",
+            "お客様のアカウントで使用済みのセキュリティコードがもう一度入力されました。第三者がコードを見た可能性があります。このコードは拒否されました",
+        ),
+        (Notice::PasswordGuessing, false) => (
+            "Someone is guessing your password",
+            "Wrong passwords were entered for your account",
+        ),
+        (Notice::PasswordGuessing, true) => (
+            "パスワードを推測する試みがあります",
+            "お客様のアカウントで誤ったパスワードが入力されています",
+        ),
+        (Notice::SignUpAttempt, false) => (
+            "Someone tried to sign up with your address",
+            "Someone tried to create an account with this email address, which already has one. If it was you, sign in, or reset your password if you forgot it. If not, you can ignore this email: nothing was changed.",
+        ),
+        (Notice::SignUpAttempt, true) => (
+            "このアドレスで新規登録が試みられました",
+            "このメールアドレスで新しいアカウントの作成が試みられましたが、このアドレスのアカウントはすでにあります。ご自身による操作の場合はログインしてください。パスワードを忘れた場合は再設定できます。お心当たりがない場合はこのメールを無視してください。何も変更されていません。",
+        ),
+        (Notice::ConfirmSignUp, false) => (
+            "Finish creating your account",
+            "Open the link below within 24 hours to confirm this address and finish creating your account. If you did not sign up, ignore this email: no account is created.",
+        ),
+        (Notice::ConfirmSignUp, true) => (
+            "アカウント作成を完了してください",
+            "24時間以内に下のリンクを開いてメールアドレスを確認し、アカウントの作成を完了してください。お心当たりがない場合はこのメールを無視してください。アカウントは作成されません。",
+        ),
     }
 }
 
@@ -248,12 +289,16 @@ impl<S: Store> Nidan<S> {
             | Notice::BrowserRemembered
             | Notice::BackupCodeUsed
             | Notice::PasswordChanged
+            | Notice::CodeReplayed
             | Notice::RecoveryRequested => self.not_me_link(account).await,
             Notice::AbuseAlert
             | Notice::RecoveryApproved
             | Notice::RecoveryRejected
             | Notice::PasswordResetLink
             | Notice::PasswordReset
+            | Notice::PasswordGuessing
+            | Notice::SignUpAttempt
+            | Notice::ConfirmSignUp
             | Notice::StaffChange => None,
         };
         let (subject, body) = compose(

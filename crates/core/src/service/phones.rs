@@ -5,6 +5,7 @@
 //! minutes, stored only as a keyed hash, and the last three sent for an
 //! attempt stay valid so a resend never invalidates what someone is typing.
 
+use super::factor::Purpose;
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::delivery::{DeliveryError, sms_text, voice_script};
@@ -116,23 +117,8 @@ impl<S: Store> Nidan<S> {
                 !m.active && m.confirmed_at.is_none() && m.phone.is_some()
             })
             .await?;
-        let code = nidan_otp::CodeFormat::default()
-            .normalize(code)
-            .map_err(|e| Error::MalformedCode(e.to_string()))?;
-        if !self
-            .store
-            .use_sent_code_for_method(
-                &method.id,
-                &self.sent_code_hash(&account.id, &code),
-                self.now(),
-            )
-            .await?
-        {
-            return Err(Error::WrongCode {
-                attempts_left: self.policy.max_code_attempts,
-            });
-        }
-        self.store.confirm_method(&method.id, self.now(), 0).await?;
+        self.counted_check(account, Purpose::ConfirmPhone(&method), code, origin)
+            .await?;
         if account.two_sv_on_since.is_some() {
             self.store
                 .activate_methods(&account.id, &[(method.id.clone(), MethodRole::Backup)])

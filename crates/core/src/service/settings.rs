@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use super::factor::Refused;
+use super::factor::Purpose;
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
@@ -159,15 +159,8 @@ impl<S: Store> Nidan<S> {
         if account.two_sv_on_since.is_none() {
             return Err(Error::NotOn);
         }
-        match self.check_factor(account, code, None).await? {
-            Ok(_) => {}
-            Err(Refused::Replayed(_)) => return Err(Error::CodeAlreadyUsed),
-            Err(Refused::Wrong) => {
-                return Err(Error::WrongCode {
-                    attempts_left: self.policy.max_code_attempts,
-                });
-            }
-        }
+        self.counted_check(account, Purpose::TurnOff, code, origin)
+            .await?;
         self.store.set_two_sv(&account.id, None).await?;
         self.store.delete_all_methods(&account.id).await?;
         self.store

@@ -10,7 +10,7 @@
 use zeroize::Zeroizing;
 
 use super::Nidan;
-use super::factor::{Accepted, Refused};
+use super::factor::{Accepted, Purpose};
 use super::notices::Notice;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -365,72 +365,34 @@ impl<S: Store> Nidan<S> {
             return Err(Error::TooManyAttempts);
         }
         // Malformed input is not a try; everything after this is.
-        super::factor::parse_code(code)?;
-        let left = self.claim_code_check(&account, &challenge.id).await?;
-        let refused = match self
-            .check_factor(&account, code, Some(&challenge.id))
+        let accepted = self
+            .counted_check(&account, Purpose::SignIn(&challenge.id), code, origin)
+            .await?;
+        if !self
+            .store
+            .complete_challenge(&challenge.id, self.now())
             .await?
         {
-            Ok(accepted) => {
-                self.code_check_passed(&account).await?;
-                if !self
-                    .store
-                    .complete_challenge(&challenge.id, self.now())
-                    .await?
-                {
-                    return Err(Error::ChallengeExpired);
-                }
-                let (kind, detail) = match &accepted {
-                    Accepted::App(name) => ("code_accepted", name.clone()),
-                    Accepted::Phone => ("code_accepted", "phone".to_owned()),
-                    Accepted::BackupCode { left } => ("backup_code_used", format!("{left} left")),
-                };
-                self.record(Some(&account.id), kind, origin, &detail)
-                    .await?;
-                if matches!(accepted, Accepted::BackupCode { .. }) {
-                    self.notify(&account, Notice::BackupCodeUsed, &detail, origin)
-                        .await;
-                }
-                let remember = if remember_browser {
-                    Some(self.remember_browser(&account, origin).await?)
-                } else {
-                    None
-                };
-                return self
-                    .start_session(&account, challenge.keep_signed_in, true, remember, origin)
-                    .await;
-            }
-            Err(refused) => refused,
+            return Err(Error::ChallengeExpired);
+        }
+        let (kind, detail) = match &accepted {
+            Accepted::App(name) => ("code_accepted", name.clone()),
+            Accepted::Phone => ("code_accepted", "phone".to_owned()),
+            Accepted::BackupCode { left } => ("backup_code_used", format!("{left} left")),
         };
-        self.code_check_failed(&account, origin).await?;
-        match &refused {
-            Refused::Replayed(name) => {
-                self.record(Some(&account.id), "code_replayed", origin, name)
-                    .await?
-            }
-            Refused::Wrong => {
-                self.record(Some(&account.id), "code_refused", origin, "")
-                    .await?
-            }
+        self.record(Some(&account.id), kind, origin, &detail)
+            .await?;
+        if matches!(accepted, Accepted::BackupCode { .. }) {
+            self.notify(&account, Notice::BackupCodeUsed, &detail, origin)
+                .await;
         }
-        match left {
-            left if left > 0 => match refused {
-                Refused::Replayed(_) => Err(Error::CodeAlreadyUsed),
-                Refused::Wrong => Err(Error::WrongCode {
-                    attempts_left: left,
-                }),
-            },
-            _ => {
-                self.record(
-                    Some(&account.id),
-                    "sign_in_attempt_ended",
-                    origin,
-                    "too many wrong codes",
-                )
-                .await?;
-                Err(Error::TooManyAttempts)
-            }
-        }
+        let remember = if remember_browser {
+            Some(self.remember_browser(&account, origin).await?)
+        } else {
+            None
+        };
+        self.start_session(&account, challenge.keep_signed_in, true, remember, origin)
+            .await
     }
 
     pub(crate) async fn remember_browser(

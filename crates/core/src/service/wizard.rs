@@ -4,9 +4,10 @@
 //! sign-in — until page 3, so leaving midway leaves 2SV off and nothing
 //! half-enrolled in use (§3.4). Starting page 1 again discards them.
 
-use nidan_otp::{KeyUri, Secret, Totp, Window};
+use nidan_otp::{KeyUri, Secret};
 use zeroize::Zeroizing;
 
+use super::factor::Purpose;
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
@@ -181,27 +182,7 @@ impl<S: Store> Nidan<S> {
                 !m.active && m.kind == MethodKind::App
             })
             .await?;
-        let secret = self.app_secret(&method)?;
-        let now = u64::try_from(self.now()).unwrap_or(0);
-        let step = match Totp::default().verify(
-            &secret,
-            code,
-            now,
-            Window::symmetric(self.policy.totp_window),
-        ) {
-            Ok(step) => i64::try_from(step.0).unwrap_or(i64::MAX),
-            Err(nidan_otp::VerifyError::Malformed { .. }) => {
-                return Err(Error::MalformedCode("a code is 6 digits".into()));
-            }
-            Err(nidan_otp::VerifyError::Mismatch) => {
-                return Err(Error::WrongCode {
-                    attempts_left: self.policy.max_code_attempts,
-                });
-            }
-        };
-        // The step just used cannot be replayed at the next sign-in.
-        self.store
-            .confirm_method(&method.id, self.now(), step)
+        self.counted_check(account, Purpose::ConfirmApp(&method), code, origin)
             .await?;
         if account.two_sv_on_since.is_some() {
             self.store
@@ -214,7 +195,6 @@ impl<S: Store> Nidan<S> {
         }
         let mut confirmed = method;
         confirmed.confirmed_at = Some(self.now());
-        confirmed.last_step = Some(step);
         Ok(confirmed)
     }
 
