@@ -102,6 +102,12 @@ pub enum Error {
         /// Seconds to wait.
         retry_after: i64,
     },
+    /// Too many wrong passwords: wait before the next try.
+    #[error("too many wrong passwords; try again in {retry_after} seconds")]
+    PasswordSlowDown {
+        /// Seconds to wait.
+        retry_after: i64,
+    },
     /// Code entry is locked after too many wrong codes in a row, until a
     /// password reset or an admin unlock (§4.5).
     #[error("code entry is locked after too many wrong codes; reset your password to unlock it")]

@@ -414,3 +414,21 @@ impl LinkPurpose {
         }
     }
 }
+
+/// A sign-up waiting for its address to be confirmed (the account is
+/// created when the emailed link is opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignUp {
+    /// Hash of the link's token.
+    pub token_hash: String,
+    /// The address, lowercased.
+    pub email: String,
+    /// The chosen password, hashed.
+    pub password_hash: String,
+    /// The language of the sign-up page.
+    pub locale: String,
+    /// When it was asked for.
+    pub created_at: i64,
+    /// When the link stops working.
+    pub expires_at: i64,
+}

@@ -94,6 +94,18 @@ pub struct Policy {
     /// Consecutive wrong codes that lock code entry until a password reset
     /// or an admin unlock (NIST SP 800-63B: at most 100).
     pub lockout_after_failures: i64,
+    /// Wrong passwords in a row, for one address from one IP, after which
+    /// each further password check waits, doubling from 1 second (never a
+    /// lockout: NIST SP 800-63B §5.2.2).
+    pub password_slowdown_after: i64,
+    /// The longest wait between two password checks, in seconds.
+    pub password_slowdown_max_seconds: i64,
+    /// Wrong passwords from one IP per hour, across all addresses, after
+    /// which that IP waits for the hour to end (password spraying).
+    pub password_failures_per_ip_hour: i64,
+    /// Wrong passwords for one account in 24 hours after which the owner
+    /// is emailed once ("someone is guessing your password").
+    pub password_alert_after: i64,
     /// Unfinished sign-ins (correct password, no code) in 24 hours after
     /// which the owner is emailed (§7.1).
     pub abuse_alert_after: i64,
@@ -136,6 +148,10 @@ impl Default for Policy {
             slowdown_after_failures: 5,
             slowdown_max_seconds: 300,
             lockout_after_failures: 100,
+            password_slowdown_after: 5,
+            password_slowdown_max_seconds: 300,
+            password_failures_per_ip_hour: 100,
+            password_alert_after: 10,
             abuse_alert_after: 3,
             abuse_pause_after: 10,
             require_2sv: None,

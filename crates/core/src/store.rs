@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::error::Result;
 use crate::model::{
     Account, CaseStatus, Challenge, Event, EventFilter, LinkPurpose, Method, MethodRole,
-    OutboxMessage, RecoveryCase, RememberedBrowser, SentCode, Session,
+    OutboxMessage, PendingSignUp, RecoveryCase, RememberedBrowser, SentCode, Session,
 };
 
 /// The outcome of [`Store::claim_code_check`].
@@ -373,6 +373,50 @@ pub trait Store: Send + Sync + 'static {
         &self,
         filter: &EventFilter,
     ) -> impl Future<Output = Result<Vec<Event>>> + Send;
+
+    /// The password throttle under `key` (a hash of the address tried and
+    /// the client IP): wrong passwords in a row, and when the next check
+    /// may run.
+    fn password_throttle(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(i64, Option<i64>)>>> + Send;
+    /// Claims one password check as a failure until it proves right:
+    /// the count moves from `seen` (`None`: no row yet) to one more and the
+    /// next check waits until `retry_at`, only if nobody moved it first.
+    /// `Ok(false)`: another check got there first.
+    fn claim_password_check(
+        &self,
+        key: &str,
+        seen: Option<i64>,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// A right password: the throttle under `key` starts again.
+    fn clear_password_throttle(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Keeps a sign-up waiting for its address to be confirmed.
+    fn insert_sign_up(&self, sign_up: &PendingSignUp) -> impl Future<Output = Result<()>> + Send;
+    /// Atomically spends an unexpired, unused sign-up link.
+    fn use_sign_up(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<PendingSignUp>>> + Send;
+
+    /// Backup-code hashes stored before they were keyed (at most `limit`):
+    /// account id and hash.
+    fn legacy_backup_code_hashes(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// Replaces one backup code's stored hash.
+    fn rehash_backup_code(
+        &self,
+        account_id: &str,
+        old: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Whether the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;

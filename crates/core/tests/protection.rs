@@ -855,3 +855,181 @@ async fn a_replayed_code_is_refused_and_the_owner_is_told() {
         "{body}"
     );
 }
+
+fn from_ip(ip: &str) -> nidan_core::model::Origin {
+    nidan_core::model::Origin {
+        ip: ip.into(),
+        ..origin()
+    }
+}
+
+/// Issue 13, finding 4: 100 wrong passwords in a row were all checked.
+/// Now they slow down (per address and IP, doubling to the cap), the
+/// owner is emailed once, an unknown address behaves exactly the same,
+/// and the owner still signs in from another IP at once, and from the
+/// guesser's IP after the wait: never a lockout.
+#[tokio::test]
+async fn password_guessing_slows_down_but_never_locks_the_owner_out() {
+    let w = world_with(loose(), false).await;
+    enabled(&w).await;
+    let attacker = from_ip("203.0.113.9");
+    let mut outcomes = Vec::new();
+    for _ in 0..100 {
+        let result = w
+            .nidan
+            .sign_in("hanako@example.com", "wrong guess!", false, None, &attacker)
+            .await;
+        outcomes.push(match result {
+            Err(Error::BadCredentials) => 0,
+            Err(Error::PasswordSlowDown { retry_after }) => retry_after,
+            other => panic!("{other:?}"),
+        });
+    }
+    // Five tries, then a 1-second wait; without waiting, every further
+    // guess is refused unchecked.
+    assert_eq!(&outcomes[..5], &[0; 5]);
+    assert!(outcomes[5..].iter().all(|&wait| wait == 1), "{outcomes:?}");
+    // Waiting out each delay: the wait doubles to the 5-minute cap.
+    let mut waits = Vec::new();
+    for _ in 0..20 {
+        match w
+            .nidan
+            .sign_in("hanako@example.com", "wrong guess!", false, None, &attacker)
+            .await
+        {
+            Err(Error::PasswordSlowDown { retry_after }) => {
+                waits.push(retry_after);
+                w.clock.advance(retry_after);
+            }
+            Err(Error::BadCredentials) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(waits[..4], [1, 2, 4, 8], "{waits:?}");
+    assert_eq!(waits.last(), Some(&300), "{waits:?}");
+    // The owner, elsewhere, is not slowed down at all ...
+    assert!(matches!(
+        w.nidan
+            .sign_in(
+                "hanako@example.com",
+                "tsuki to hoshi",
+                false,
+                None,
+                &from_ip("198.51.100.7")
+            )
+            .await,
+        Ok(PasswordStep::CodeRequired(_))
+    ));
+    // ... and from the guesser's IP, after the wait.
+    let err = w
+        .nidan
+        .sign_in(
+            "hanako@example.com",
+            "tsuki to hoshi",
+            false,
+            None,
+            &attacker,
+        )
+        .await
+        .unwrap_err();
+    let Error::PasswordSlowDown { retry_after } = err else {
+        panic!("{err:?}")
+    };
+    w.clock.advance(retry_after);
+    assert!(matches!(
+        w.nidan
+            .sign_in(
+                "hanako@example.com",
+                "tsuki to hoshi",
+                false,
+                None,
+                &attacker
+            )
+            .await,
+        Ok(PasswordStep::CodeRequired(_))
+    ));
+    // The owner was told once, and the guesses are in the audit log.
+    assert_eq!(
+        w.mails
+            .subjects("[nidan] パスワードを推測する試みがあります"),
+        1
+    );
+    let file = w
+        .nidan
+        .user_file(&Actor::Cli, &fresh(&w).await.id)
+        .await
+        .unwrap();
+    assert!(
+        file.events
+            .iter()
+            .any(|e| e.kind == "password_guessing_alert")
+    );
+    assert!(file.events.iter().any(|e| e.kind == "password_refused"));
+    // An address with no account slows down exactly the same way.
+    let mut unknown = Vec::new();
+    for _ in 0..7 {
+        unknown.push(
+            match w
+                .nidan
+                .sign_in("nobody@example.com", "wrong guess!", false, None, &attacker)
+                .await
+            {
+                Err(Error::BadCredentials) => 0,
+                Err(Error::PasswordSlowDown { retry_after }) => retry_after,
+                other => panic!("{other:?}"),
+            },
+        );
+    }
+    assert_eq!(unknown, [0, 0, 0, 0, 0, 1, 1]);
+}
+
+/// Password spraying: one IP trying a few passwords on many addresses
+/// waits for the hour to end once it has had its share of wrong ones.
+#[tokio::test]
+async fn one_ip_spraying_many_addresses_waits_for_the_hour() {
+    let w = world_with(
+        Policy {
+            password_failures_per_ip_hour: 20,
+            ..loose()
+        },
+        false,
+    )
+    .await;
+    let sprayer = from_ip("203.0.113.50");
+    for i in 0..20 {
+        let err = w
+            .nidan
+            .sign_in(
+                &format!("user{i}@example.com"),
+                "Summer2026!",
+                false,
+                None,
+                &sprayer,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::BadCredentials), "{i}: {err:?}");
+    }
+    let err = w
+        .nidan
+        .sign_in("user99@example.com", "Summer2026!", false, None, &sprayer)
+        .await
+        .unwrap_err();
+    let Error::PasswordSlowDown { retry_after } = err else {
+        panic!("{err:?}")
+    };
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    // Another IP is not affected.
+    let err = w
+        .nidan
+        .sign_in(
+            "user99@example.com",
+            "Summer2026!",
+            false,
+            None,
+            &from_ip("198.51.100.1"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BadCredentials), "{err:?}");
+}

@@ -227,6 +227,22 @@ impl Config {
         if p.abuse_alert_after < 1 || p.abuse_pause_after < 1 {
             anyhow::bail!("policy.abuse_alert_after and abuse_pause_after must be at least 1");
         }
+        for (name, value) in [
+            ("password_slowdown_after", p.password_slowdown_after),
+            (
+                "password_slowdown_max_seconds",
+                p.password_slowdown_max_seconds,
+            ),
+            (
+                "password_failures_per_ip_hour",
+                p.password_failures_per_ip_hour,
+            ),
+            ("password_alert_after", p.password_alert_after),
+        ] {
+            if value < 1 {
+                anyhow::bail!("policy.{name} must be at least 1");
+            }
+        }
         if p.recovery_retention_days < 0 {
             anyhow::bail!("policy.recovery_retention_days can't be negative");
         }

@@ -16,8 +16,8 @@ use std::str::FromStr;
 use nidan_core::error::{Error, Result};
 use nidan_core::model::{
     Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Event, EventFilter, LinkPurpose,
-    Method, MethodKind, MethodRole, OutboxMessage, RecoveryCase, RememberedBrowser, SentCode,
-    Session,
+    Method, MethodKind, MethodRole, OutboxMessage, PendingSignUp, RecoveryCase, RememberedBrowser,
+    SentCode, Session,
 };
 use nidan_core::store::{Claim, Store};
 
@@ -1439,6 +1439,131 @@ impl Store for SqlStore {
         .await
         .map_err(db)?;
         row.map(|r| r.try_get("account_id").map_err(db)).transpose()
+    }
+
+    async fn password_throttle(&self, key: &str) -> Result<Option<(i64, Option<i64>)>> {
+        let row = sqlx::query("SELECT failures, retry_at FROM password_throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            Ok((
+                r.try_get("failures").map_err(db)?,
+                r.try_get("retry_at").map_err(db)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn claim_password_check(
+        &self,
+        key: &str,
+        seen: Option<i64>,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<bool> {
+        let changed = match seen {
+            None => {
+                self.exec(
+                    "INSERT INTO password_throttle (key, failures, retry_at, updated_at)
+                     VALUES ($1, 1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                    &[Param::Text(key), Param::OptInt(retry_at), Param::Int(now)],
+                )
+                .await?
+            }
+            Some(seen) => {
+                self.exec(
+                    "UPDATE password_throttle SET failures = failures + 1, retry_at = $1, updated_at = $2
+                     WHERE key = $3 AND failures = $4",
+                    &[
+                        Param::OptInt(retry_at),
+                        Param::Int(now),
+                        Param::Text(key),
+                        Param::Int(seen),
+                    ],
+                )
+                .await?
+            }
+        };
+        Ok(changed == 1)
+    }
+
+    async fn clear_password_throttle(&self, key: &str) -> Result<()> {
+        self.exec(
+            "DELETE FROM password_throttle WHERE key = $1",
+            &[Param::Text(key)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_sign_up(&self, p: &PendingSignUp) -> Result<()> {
+        self.run(
+            sqlx::query(
+                "INSERT INTO sign_ups (token_hash, email, password_hash, locale, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&p.token_hash)
+            .bind(&p.email)
+            .bind(&p.password_hash)
+            .bind(&p.locale)
+            .bind(p.created_at)
+            .bind(p.expires_at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn use_sign_up(&self, token_hash: &str, now: i64) -> Result<Option<PendingSignUp>> {
+        let row = sqlx::query(
+            "UPDATE sign_ups SET used_at = $1
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+             RETURNING token_hash, email, password_hash, locale, created_at, expires_at",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            Ok(PendingSignUp {
+                token_hash: r.try_get("token_hash").map_err(db)?,
+                email: r.try_get("email").map_err(db)?,
+                password_hash: r.try_get("password_hash").map_err(db)?,
+                locale: r.try_get("locale").map_err(db)?,
+                created_at: r.try_get("created_at").map_err(db)?,
+                expires_at: r.try_get("expires_at").map_err(db)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn legacy_backup_code_hashes(&self, limit: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT account_id, code_hash FROM backup_codes WHERE code_hash NOT LIKE 'k1:%' LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("account_id").map_err(db)?,
+                    r.try_get("code_hash").map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn rehash_backup_code(&self, account_id: &str, old: &str, new: &str) -> Result<()> {
+        self.exec(
+            "UPDATE backup_codes SET code_hash = $1 WHERE account_id = $2 AND code_hash = $3",
+            &[Param::Text(new), Param::Text(account_id), Param::Text(old)],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn filtered_events(&self, f: &EventFilter) -> Result<Vec<Event>> {

@@ -7,6 +7,14 @@
 //!   to `slowdown_max_seconds`; at `lockout_after_failures` code entry is
 //!   locked until a password reset or an admin unlock. New codes being
 //!   sent never reset the count.
+//! - **Password guessing**: every password check is claimed as a failure
+//!   of the address tried from the client's IP first; after
+//!   `password_slowdown_after` in a row each further check waits, doubling
+//!   from one second up to `password_slowdown_max_seconds`. Never a
+//!   lockout: the owner signs in from another IP at once, and from the
+//!   same one after the wait. An IP with `password_failures_per_ip_hour`
+//!   wrong passwords across all addresses waits for the hour to end. At
+//!   `password_alert_after` wrong passwords in a day the owner is emailed.
 //! - **Abuse alert** (§7.1): codes are sent only after the right password,
 //!   so unfinished sign-ins from unremembered browsers mean the password
 //!   is known. At `abuse_alert_after` in 24 hours the owner is emailed
@@ -17,9 +25,16 @@ use super::Nidan;
 use super::notices::Notice;
 use crate::error::{Error, Result};
 use crate::model::{Account, Challenge, Origin};
+use crate::secrets::token_hash;
 use crate::store::{Claim, Store};
 
 const DAY: i64 = 86_400;
+const HOUR: i64 = 3_600;
+
+/// The counter of wrong passwords from the visitor's IP.
+fn ip_key(origin: &Origin) -> String {
+    format!("password-ip:{}", origin.ip)
+}
 
 /// A claimed code check.
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +159,119 @@ impl<S: Store> Nidan<S> {
                 ),
             )
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Claims one password check for `email` (as typed, known or not)
+    /// from the visitor's IP, or says how long to wait. The check counts
+    /// as a failure until [`Self::password_check_passed`] clears it.
+    pub(crate) async fn claim_password_check(
+        &self,
+        email: &str,
+        origin: &Origin,
+    ) -> Result<String> {
+        let p = &self.policy;
+        let now = self.now();
+        let key = token_hash(&format!(
+            "password:{}\n{}",
+            email.trim().to_lowercase(),
+            origin.ip
+        ));
+        let hour = now - now.rem_euclid(HOUR);
+        let from_ip = self.store.counter(&ip_key(origin), hour).await?;
+        if from_ip >= p.password_failures_per_ip_hour {
+            return Err(Error::PasswordSlowDown {
+                retry_after: hour + HOUR - now,
+            });
+        }
+        for _ in 0..2 {
+            let seen = self.store.password_throttle(&key).await?;
+            if let Some((_, Some(at))) = seen
+                && at > now
+            {
+                return Err(Error::PasswordSlowDown {
+                    retry_after: at - now,
+                });
+            }
+            let failures = seen.map_or(0, |(f, _)| f);
+            let retry_at = slowdown_seconds(
+                failures + 1,
+                p.password_slowdown_after,
+                p.password_slowdown_max_seconds,
+            )
+            .map(|wait| now + wait);
+            if self
+                .store
+                .claim_password_check(&key, seen.map(|(f, _)| f), retry_at, now)
+                .await?
+            {
+                return Ok(key);
+            }
+        }
+        // Another check for this address and IP is running right now.
+        Err(Error::PasswordSlowDown { retry_after: 1 })
+    }
+
+    /// The right password: its throttle starts again.
+    pub(crate) async fn password_check_passed(&self, key: &str) -> Result<()> {
+        self.store.clear_password_throttle(key).await
+    }
+
+    /// A wrong password: counted for the IP, and for the account (if the
+    /// address has one) towards the owner's alert.
+    pub(crate) async fn password_check_failed(
+        &self,
+        account: Option<&Account>,
+        origin: &Origin,
+    ) -> Result<()> {
+        let now = self.now();
+        self.store
+            .bump_counter(&ip_key(origin), now - now.rem_euclid(HOUR))
+            .await?;
+        let Some(account) = account else {
+            return Ok(());
+        };
+        let wrong = self
+            .store
+            .bump_counter(
+                &format!("password-wrong:{}", account.id),
+                now - now.rem_euclid(DAY),
+            )
+            .await?;
+        if wrong == self.policy.password_alert_after {
+            self.record(
+                Some(&account.id),
+                "password_guessing_alert",
+                origin,
+                &format!("{wrong} wrong passwords today"),
+            )
+            .await?;
+            let ja = account.locale == "ja";
+            let detail = if ja {
+                format!("本日{wrong}回")
+            } else {
+                format!("{wrong} times today")
+            };
+            let action = if ja {
+                format!(
+                    "推測されにくいパスワードに変更し、2段階認証を有効にしてください: {}",
+                    self.link("/password/forgot")
+                )
+            } else {
+                format!(
+                    "Make sure your password is hard to guess and two-step verification is on: {}",
+                    self.link("/password/forgot")
+                )
+            };
+            self.notify_with(
+                account,
+                Notice::PasswordGuessing,
+                &detail,
+                Some(&action),
+                origin,
+            )
+            .await;
         }
         Ok(())
     }

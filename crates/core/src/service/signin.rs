@@ -297,6 +297,7 @@ impl<S: Store> Nidan<S> {
         password: &str,
         origin: &Origin,
     ) -> Result<Account> {
+        let throttle = self.claim_password_check(email, origin).await?;
         let account = match normalize_email(email) {
             Ok(email) => self.store.account_by_email(&email).await?,
             Err(_) => None,
@@ -307,6 +308,7 @@ impl<S: Store> Nidan<S> {
             .await?;
         match account {
             Some(account) if matched => {
+                self.password_check_passed(&throttle).await?;
                 self.record(Some(&account.id), "password_accepted", origin, "")
                     .await?;
                 Ok(account)
@@ -314,9 +316,13 @@ impl<S: Store> Nidan<S> {
             Some(account) => {
                 self.record(Some(&account.id), "password_refused", origin, "")
                     .await?;
+                self.password_check_failed(Some(&account), origin).await?;
                 Err(Error::BadCredentials)
             }
-            None => Err(Error::BadCredentials),
+            None => {
+                self.password_check_failed(None, origin).await?;
+                Err(Error::BadCredentials)
+            }
         }
     }
 

@@ -38,6 +38,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::CountryNotAllowed => (StatusCode::UNPROCESSABLE_ENTITY, "country_not_allowed"),
         Error::DeliveryFailed { .. } => (StatusCode::SERVICE_UNAVAILABLE, "delivery_failed"),
         Error::SlowDown { .. } => (StatusCode::TOO_MANY_REQUESTS, "slow_down"),
+        Error::PasswordSlowDown { .. } => (StatusCode::TOO_MANY_REQUESTS, "password_slow_down"),
         Error::CodeEntryLocked => (StatusCode::LOCKED, "code_entry_locked"),
         Error::CodesPaused => (StatusCode::TOO_MANY_REQUESTS, "codes_paused"),
         Error::DocumentEmpty => (StatusCode::UNPROCESSABLE_ENTITY, "document_empty"),
@@ -68,7 +69,8 @@ pub fn message(e: &Error, tr: Tr) -> String {
         Error::Phone(p) => tr.s(&format!("error.phone.{}", phone_key(p))),
         Error::SendCooldown { retry_after }
         | Error::SendCapReached { retry_after, .. }
-        | Error::SlowDown { retry_after } => tr.f(
+        | Error::SlowDown { retry_after }
+        | Error::PasswordSlowDown { retry_after } => tr.f(
             &format!("error.{code}"),
             &[("wait", &wait_words(*retry_after, tr))],
         ),
@@ -163,7 +165,8 @@ pub fn detail(e: &Error, tr: Tr) -> ErrorDetail {
         retry_after: match e {
             Error::SendCooldown { retry_after }
             | Error::SendCapReached { retry_after, .. }
-            | Error::SlowDown { retry_after } => Some(*retry_after),
+            | Error::SlowDown { retry_after }
+            | Error::PasswordSlowDown { retry_after } => Some(*retry_after),
             _ => None,
         },
     }
@@ -179,6 +182,14 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: detail(&self.0, self.1),
         };
-        (status, Json(body)).into_response()
+        let retry_after = body.error.retry_after;
+        let mut res = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.max(1).to_string())
+        {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        res
     }
 }
