@@ -65,6 +65,18 @@ export async function startNidan(extraEnv = {}, extraArgs = []) {
       if (run.status !== 0) throw new Error(`nidan admin ${args.join(' ')} failed:\n${run.stderr}`);
       return run.stdout;
     },
+    /** The sign-up link last emailed to `email`, read with `nidan outbox` as an operator would. */
+    signUpLink(email) {
+      const config = extraArgs[0] === '--config' ? extraArgs.slice(0, 2) : [];
+      const run = spawnSync(bin, ['outbox', ...config, '--data-dir', dataDir, '--to', email, '--limit', '1'], {
+        env: { ...process.env, NIDAN_LOG: 'warn', ...extraEnv },
+        encoding: 'utf8',
+      });
+      if (run.status !== 0) throw new Error(`nidan outbox failed:\n${run.stderr}`);
+      const link = run.stdout.match(/https?:\/\/\S+\/signup\/confirm\/[A-Za-z0-9_-]+/);
+      if (!link) throw new Error(`no sign-up link to ${email} in the outbox:\n${run.stdout}`);
+      return link[0];
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -180,6 +192,22 @@ export function codeIn(body) {
   const first = body.split(' / ')[0];
   const digits = first.replace(/^\[[^\]]*\]/, '').match(/\d/g);
   return digits.slice(-6).join('');
+}
+
+/**
+ * Signs up as a person does: the form (opened at `/signup` unless `open`
+ * is false, when the page is already on it), "Check your email", the
+ * emailed link, "Create my account"; ends on Advanced Security Settings.
+ */
+export async function signUp(page, nidan, email, password, { open = true } = {}) {
+  if (open) await page.goto(`${nidan.base}/signup`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('main button[type=submit]');
+  await page.waitForSelector('text=Check your email');
+  await page.goto(nidan.signUpLink(email));
+  await page.click('#signup-confirm');
+  await page.waitForURL('**/security');
 }
 
 /** The two-page sign-in: email, then password. */

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { enrolApp, freePort, launchChromium, screenshots, startNginx, startNidan, totp } from '../lib.mjs';
+import { enrolApp, freePort, launchChromium, screenshots, signUp, startNginx, startNidan, totp } from '../lib.mjs';
 
 let nidan;
 let nginx;
@@ -59,10 +59,7 @@ test('an app behind nginx: sign in, turn on 2SV, continue to the app, sign out',
 
   // A new account, password only: the app still refuses it and says why.
   await page.click('text=Create your account');
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('main button[type=submit]');
-  await page.waitForURL('**/security');
+  await signUp(page, nidan, email, password, { open: false });
   await page.goto(wanted);
   await page.waitForSelector('#gate');
   assert.match(await page.locator('#gate').textContent(), /app\.nidan\.test can only be opened with two-step verification/);

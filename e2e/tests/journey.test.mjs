@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { enrolApp, launchChromium, screenshots, signIn as signInWith, startNidan, totp } from '../lib.mjs';
+import { enrolApp, launchChromium, screenshots, signIn as signInWith, signUp, startNidan, totp } from '../lib.mjs';
 
 let nidan;
 let browser;
@@ -39,11 +39,7 @@ test('sign up, turn on 2SV with two apps, and sign in the ways people do', async
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 420, height: 860 } });
   const page = await context.newPage();
 
-  await page.goto(`${nidan.base}/signup`);
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('main button[type=submit]');
-  await page.waitForURL('**/security');
+  await signUp(page, nidan, email, password);
   await page.click('text=Get started');
   await page.waitForURL('**/security/wizard');
   await page.screenshot({ path: join(screenshots, 'wizard-1-choose.png'), fullPage: true });

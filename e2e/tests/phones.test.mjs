@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { codeIn, launchChromium, outbox, screenshots, signIn, startNidan } from '../lib.mjs';
+import { codeIn, launchChromium, outbox, screenshots, signIn, signUp, startNidan } from '../lib.mjs';
 
 let nidan;
 let browser;
@@ -33,11 +33,7 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 test('text-message primary, voice backup, a call on request, and the resend cap', async () => {
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 420, height: 900 } });
   const page = await context.newPage();
-  await page.goto(`${nidan.base}/signup`);
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('main button[type=submit]');
-  await page.waitForURL('**/security');
+  await signUp(page, nidan, email, password);
   await page.click('text=Get started');
 
   // Page 1: a 050 number can't get texts: told so, a call is suggested.

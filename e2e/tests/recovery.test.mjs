@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { enrolApp, launchChromium, screenshots, signIn, startNidan } from '../lib.mjs';
+import { enrolApp, launchChromium, screenshots, signIn, signUp, startNidan } from '../lib.mjs';
 
 let nidan;
 let browser;
@@ -32,13 +32,7 @@ const person = 'yuki@example.com';
 const staff = 'support@example.com';
 const password = 'yuki no hi ni';
 
-async function signUp(page, email) {
-  await page.goto(`${nidan.base}/signup`);
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('main button[type=submit]');
-  await page.waitForURL('**/security');
-}
+const signUpAs = (page, email) => signUp(page, nidan, email, password);
 
 async function upload(page, name, mimeType, buffer) {
   await page.goto(`${nidan.base}/signin/recover`);
@@ -51,7 +45,7 @@ async function upload(page, name, mimeType, buffer) {
 test('lose every method, send a document, get approved, sign in and set up 2SV again', async () => {
   const me = await browser.newContext({ locale: 'en-US', viewport: { width: 420, height: 900 } });
   const page = await me.newPage();
-  await signUp(page, person);
+  await signUpAs(page, person);
   await page.click('text=Get started');
   await enrolApp(page, 'Phone app');
   await page.waitForURL('**/security/wizard');
@@ -91,7 +85,7 @@ test('lose every method, send a document, get approved, sign in and set up 2SV a
   // Staff: an account made admin from the command line.
   const desk = await browser.newContext({ locale: 'en-US', viewport: { width: 1000, height: 900 } });
   const admin = await desk.newPage();
-  await signUp(admin, staff);
+  await signUpAs(admin, staff);
   const said = nidan.admin('create-admin', staff);
   assert.match(said, /support@example\.com is now an admin/);
   await admin.goto(`${nidan.base}/admin`);

@@ -145,6 +145,15 @@ impl Conn {
 
     /// GETs `path` with extra headers; the status.
     async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<u16> {
+        Ok(self.get_text(path, headers).await?.0)
+    }
+
+    /// GETs `path` with extra headers; the status and the body.
+    async fn get_text(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, Bytes)> {
         self.send.ready().await?;
         let mut req = hyper::Request::get(path).header(hyper::header::HOST, &self.host);
         for (k, v) in headers {
@@ -155,8 +164,8 @@ impl Conn {
             .send_request(req.body(Full::new(Bytes::new()))?)
             .await?;
         let status = res.status().as_u16();
-        res.into_body().collect().await?;
-        Ok(status)
+        let bytes = res.into_body().collect().await?.to_bytes();
+        Ok((status, bytes))
     }
 
     async fn post_json(
@@ -242,12 +251,34 @@ impl Account {
 /// Creates one account with two apps and 2SV on.
 async fn create_account(conn: &mut Conn, run: u64, i: usize) -> anyhow::Result<Account> {
     let email = format!("bench-{run}-{i}@example.com");
-    let signed = conn
-        .post_json(
+    let (status, body) = conn
+        .post(
             "/api/v1/signup",
             &json!({"email": email, "password": PASSWORD}),
             None,
         )
+        .await?;
+    if status != 202 {
+        bail!(
+            "/api/v1/signup: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    // The account exists once the emailed link is followed: read it from
+    // the development outbox (run.sh turns /dev/outbox on).
+    let (status, page) = conn
+        .get_text(&format!("/dev/outbox?to={email}"), &[])
+        .await?;
+    let page = String::from_utf8_lossy(&page);
+    let token: String = page
+        .split("/signup/confirm/")
+        .nth(1)
+        .with_context(|| format!("no sign-up link for {email} in /dev/outbox ({status})"))?
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let signed = conn
+        .post_json("/api/v1/signup/confirm", &json!({"token": token}), None)
         .await?;
     let token = signed
         .get("token")

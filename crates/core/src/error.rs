@@ -14,9 +14,10 @@ pub enum Error {
     /// Password shorter than 8 or longer than 128 characters.
     #[error("passwords are 8 to 128 characters")]
     PasswordLength,
-    /// Sign-up with an email already in use.
-    #[error("an account with this email already exists")]
-    EmailTaken,
+    /// A sign-up link that expired, was used, or whose address got an
+    /// account in the meantime.
+    #[error("this sign-up link has expired or was already used; sign up again or sign in")]
+    SignUpLinkInvalid,
     /// The code is wrong; this many tries remain in this sign-in.
     #[error("the code is not correct; {attempts_left} tries left")]
     WrongCode {

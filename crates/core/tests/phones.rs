@@ -351,7 +351,10 @@ async fn the_owner_is_emailed_when_2sv_turns_on_and_a_backup_code_is_used() {
         .collect();
     assert_eq!(
         subjects,
-        vec!["hanako@example.com [nidan] 2段階認証が有効になりました".to_owned()]
+        vec![
+            "hanako@example.com [nidan] アカウント作成を完了してください".to_owned(),
+            "hanako@example.com [nidan] 2段階認証が有効になりました".to_owned()
+        ]
     );
     let codes = w
         .nidan

@@ -391,11 +391,14 @@ async fn recovery_is_reviewed_once_and_approval_turns_2sv_off_and_ends_sessions(
         ("image/png", PNG)
     );
     // A session that existed before is ended by the approval.
-    let session = w
-        .nidan
-        .sign_up("other@example.com", "another password", "en", &origin())
-        .await
-        .unwrap();
+    let session = signed_up(
+        &w.nidan,
+        &w.mails,
+        "other@example.com",
+        "another password",
+        "en",
+    )
+    .await;
     let approved = w
         .nidan
         .approve_recovery(&Actor::Cli, &case.id, &origin())
@@ -827,7 +830,7 @@ async fn a_replayed_code_is_refused_and_the_owner_is_told() {
         .confirm_phone(&a, &backup.method_id, &w.texts.last_code(), &origin())
         .await
         .unwrap();
-    w.nidan.enable(&a, false, &origin()).await.unwrap();
+    w.nidan.enable(&a, None, false, &origin()).await.unwrap();
     w.clock.advance(30);
     let code = code_now();
     let first = password_step(&w).await;

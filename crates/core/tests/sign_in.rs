@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+mod common;
+
 use nidan_core::model::{MethodRole, Origin};
 use nidan_core::policy::BackupRule;
 use nidan_core::service::signin::{PasswordStep, SignedIn};
@@ -22,6 +24,7 @@ const T0: i64 = 1_800_000_000; // a step boundary: 1_800_000_000 / 30 is whole
 struct World {
     nidan: Nidan<SqlStore>,
     clock: ManualClock,
+    mails: common::Recorder,
     _dir: tempfile::TempDir,
 }
 
@@ -48,11 +51,26 @@ async fn world() -> World {
         2,
     )
     .unwrap();
+    let mails = common::Recorder::default();
     World {
-        nidan,
+        nidan: with_mail(nidan, &mails),
         clock,
+        mails,
         _dir: dir,
     }
+}
+
+fn with_mail(nidan: Nidan<SqlStore>, mails: &common::Recorder) -> Nidan<SqlStore> {
+    nidan.with_senders(nidan_core::delivery::Senders {
+        sms: Arc::new(mails.clone()),
+        voice: Arc::new(mails.clone()),
+        email: Arc::new(mails.clone()),
+    })
+}
+
+/// Signs up `email` (password "correct horse") through the emailed link.
+async fn sign_up(w: &World, email: &str) -> SignedIn {
+    common::signed_up(&w.nidan, &w.mails, email, "correct horse", "en").await
 }
 
 fn code(secret: &Secret, at: i64) -> String {
@@ -65,11 +83,7 @@ fn code_at_step(secret: &Secret, step: i64) -> String {
 
 /// Signs up and enables 2SV with two apps; returns (primary key, backup key, backup codes).
 async fn enabled(w: &World, email: &str) -> (Secret, Secret, Vec<String>) {
-    let signed = w
-        .nidan
-        .sign_up(email, "correct horse", "en", &origin())
-        .await
-        .unwrap();
+    let signed = sign_up(w, email).await;
     let (_, account) = w.nidan.authenticate(&signed.session_token).await.unwrap();
     let primary = w
         .nidan
@@ -99,7 +113,11 @@ async fn enabled(w: &World, email: &str) -> (Secret, Secret, Vec<String>) {
         )
         .await
         .unwrap();
-    let done = w.nidan.enable(&account, false, &origin()).await.unwrap();
+    let done = w
+        .nidan
+        .enable(&account, None, false, &origin())
+        .await
+        .unwrap();
     // Enrolment used the current step of each app; move to a fresh one.
     w.clock.advance(30);
     (
@@ -135,10 +153,7 @@ async fn challenge(w: &World, email: &str) -> String {
 #[tokio::test]
 async fn without_2sv_the_password_signs_in() {
     let w = world().await;
-    w.nidan
-        .sign_up("Alice@Example.com", "correct horse", "en", &origin())
-        .await
-        .unwrap();
+    sign_up(&w, "Alice@Example.com").await;
     assert!(matches!(
         password_step(&w, "alice@example.com", None).await,
         PasswordStep::SignedIn(_)
@@ -148,10 +163,7 @@ async fn without_2sv_the_password_signs_in() {
 #[tokio::test]
 async fn failed_sign_ins_never_say_whether_the_email_exists() {
     let w = world().await;
-    w.nidan
-        .sign_up("alice@example.com", "correct horse", "en", &origin())
-        .await
-        .unwrap();
+    sign_up(&w, "alice@example.com").await;
     let wrong_password = w
         .nidan
         .sign_in("alice@example.com", "wrong horse", false, None, &origin())
@@ -193,26 +205,101 @@ async fn sign_up_checks_email_and_password_length() {
             .await,
         Err(Error::PasswordLength)
     ));
+    // 128 characters are fine. Nothing exists until the emailed link is
+    // opened; the link works once.
     w.nidan
         .sign_up("a@example.com", &"x".repeat(128), "en", &origin())
         .await
         .unwrap();
     assert!(matches!(
         w.nidan
-            .sign_up("A@example.com", "correct horse", "en", &origin())
+            .sign_in("a@example.com", &"x".repeat(128), false, None, &origin())
             .await,
-        Err(Error::EmailTaken)
+        Err(Error::BadCredentials)
+    ));
+    let link = w.mails.last_link();
+    assert!(link.contains("/signup/confirm/"), "{link}");
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    w.nidan.confirm_sign_up(&token, &origin()).await.unwrap();
+    assert!(matches!(
+        w.nidan.confirm_sign_up(&token, &origin()).await,
+        Err(Error::SignUpLinkInvalid)
+    ));
+}
+
+/// Issue 13, finding 9: sign-up answered 409 `email_taken`, telling
+/// anyone which addresses have accounts. Now the answer is the same; the
+/// owner is told by email that someone tried, and gets no way in.
+#[tokio::test]
+async fn sign_up_never_says_whether_an_address_has_an_account() {
+    let w = world().await;
+    sign_up(&w, "a@example.com").await;
+    let mails_before = w.mails.count();
+    // The same answer for a taken address (any case) and a new one.
+    let taken = w
+        .nidan
+        .sign_up("A@example.com", "another password", "en", &origin())
+        .await;
+    let new = w
+        .nidan
+        .sign_up("b@example.com", "another password", "en", &origin())
+        .await;
+    assert!(matches!((taken, new), (Ok(()), Ok(()))));
+    assert_eq!(w.mails.count(), mails_before + 2);
+    assert_eq!(
+        w.mails
+            .subjects("[nidan] Someone tried to sign up with your address"),
+        1
+    );
+    assert_eq!(w.mails.subjects("[nidan] Finish creating your account"), 2);
+    // The owner's password still works; the attempt's does not.
+    assert!(matches!(
+        password_step(&w, "a@example.com", None).await,
+        PasswordStep::SignedIn(_)
+    ));
+    assert!(matches!(
+        w.nidan
+            .sign_in("a@example.com", "another password", false, None, &origin())
+            .await,
+        Err(Error::BadCredentials)
+    ));
+    // A link left over from before the address got its account is void.
+    w.nidan
+        .sign_up("c@example.com", "first password", "en", &origin())
+        .await
+        .unwrap();
+    let first = w.mails.last_link();
+    w.nidan
+        .sign_up("c@example.com", "second password", "en", &origin())
+        .await
+        .unwrap();
+    let second = w.mails.last_link();
+    let token = |link: &str| link.rsplit('/').next().unwrap().to_owned();
+    w.nidan
+        .confirm_sign_up(&token(&second), &origin())
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.nidan.confirm_sign_up(&token(&first), &origin()).await,
+        Err(Error::SignUpLinkInvalid)
+    ));
+    // Links end after 24 hours.
+    w.nidan
+        .sign_up("d@example.com", "some password", "en", &origin())
+        .await
+        .unwrap();
+    let late = w.mails.last_link();
+    w.clock.advance(24 * 3600);
+    assert!(matches!(
+        w.nidan.confirm_sign_up(&token(&late), &origin()).await,
+        Err(Error::SignUpLinkInvalid)
     ));
 }
 
 #[tokio::test]
 async fn nothing_is_enabled_before_page_three() {
     let w = world().await;
-    let signed = w
-        .nidan
-        .sign_up("a@example.com", "correct horse", "en", &origin())
-        .await
-        .unwrap();
+    let signed = sign_up(&w, "a@example.com").await;
     let (_, account) = w.nidan.authenticate(&signed.session_token).await.unwrap();
     let app = w
         .nidan
@@ -225,7 +312,7 @@ async fn nothing_is_enabled_before_page_three() {
         .unwrap();
     assert!(
         matches!(
-            w.nidan.enable(&account, false, &origin()).await,
+            w.nidan.enable(&account, None, false, &origin()).await,
             Err(Error::WizardOrder(_))
         ),
         "a backup is required"
@@ -526,11 +613,7 @@ async fn password_with_code_appended_signs_in_in_one_field() {
 #[tokio::test]
 async fn step_up_is_needed_after_ten_minutes() {
     let w = world().await;
-    let signed = w
-        .nidan
-        .sign_up("a@example.com", "correct horse", "en", &origin())
-        .await
-        .unwrap();
+    let signed = sign_up(&w, "a@example.com").await;
     let (session, account) = w.nidan.authenticate(&signed.session_token).await.unwrap();
     w.nidan.require_recent_password(&session).unwrap();
     w.clock.advance(10 * 60 + 1);
@@ -605,11 +688,7 @@ async fn totp_keys_are_encrypted_at_rest() {
         return;
     }
     let w = world().await;
-    let signed = w
-        .nidan
-        .sign_up("a@example.com", "correct horse", "en", &origin())
-        .await
-        .unwrap();
+    let signed = sign_up(&w, "a@example.com").await;
     let (_, account) = w.nidan.authenticate(&signed.session_token).await.unwrap();
     let app = w
         .nidan
@@ -642,10 +721,9 @@ async fn by_default_an_app_primary_needs_a_phone_backup() {
         2,
     )
     .unwrap();
-    let signed = nidan
-        .sign_up("a@example.com", "correct horse", "en", &origin())
-        .await
-        .unwrap();
+    let mails = common::Recorder::default();
+    let nidan = with_mail(nidan, &mails);
+    let signed = common::signed_up(&nidan, &mails, "a@example.com", "correct horse", "en").await;
     let (_, account) = nidan.authenticate(&signed.session_token).await.unwrap();
     let app = nidan
         .begin_app(&account, MethodRole::Primary, "Phone")

@@ -288,6 +288,21 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
+    /// Whether nidan is reachable on this machine only: it listens on
+    /// loopback and its public URL (if any) names a loopback host.
+    pub fn loopback_only(&self) -> bool {
+        let public_is_loopback = match &self.public_url {
+            None => true,
+            Some(url) => url::Url::parse(url).ok().is_some_and(|u| match u.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }),
+        };
+        self.listen.ip().is_loopback() && public_is_loopback
+    }
+
     /// The database URL in force.
     pub fn database_url(&self) -> String {
         self.database_url

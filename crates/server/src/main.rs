@@ -51,6 +51,9 @@ enum Command {
         /// How many messages
         #[arg(long, default_value_t = 10)]
         limit: i64,
+        /// Only the messages to this recipient (an address or a number)
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Staff tools for scripts: admins, users, recovery requests, audit log
     Admin {
@@ -125,6 +128,7 @@ fn run() -> anyhow::Result<ExitCode> {
             config,
             data_dir,
             limit,
+            to,
         } => {
             let mut config = Config::load(config.as_deref())?;
             if let Some(dir) = data_dir {
@@ -133,7 +137,15 @@ fn run() -> anyhow::Result<ExitCode> {
             runtime.block_on(async {
                 std::fs::create_dir_all(&config.data_dir)?;
                 let store = nidan_store::SqlStore::connect(&config.database_url(), 1).await?;
-                let messages = nidan_core::Store::outbox(&store, limit.clamp(1, 1000)).await?;
+                let messages: Vec<_> = nidan_core::Store::outbox(&store, 1000)
+                    .await?
+                    .into_iter()
+                    .filter(|m| {
+                        to.as_deref()
+                            .is_none_or(|to| m.recipient.eq_ignore_ascii_case(to.trim()))
+                    })
+                    .take(usize::try_from(limit.clamp(1, 1000)).unwrap_or(10))
+                    .collect();
                 if messages.is_empty() {
                     println!("The outbox is empty.");
                 }

@@ -183,7 +183,7 @@ enum Kind {
 
 struct Setup {
     _proxy: Proxy,
-    _nidan: common::Node,
+    nidan: common::Node,
     _dir: tempfile::TempDir,
     port: u16,
     /// nidan directly (not through nginx), for the JSON API.
@@ -276,7 +276,7 @@ require_2sv = false
     Some(Setup {
         direct: nidan.base.clone(),
         _proxy: proxy,
-        _nidan: nidan,
+        nidan,
         _dir: dir,
         port,
     })
@@ -348,7 +348,7 @@ async fn password_step(s: &Setup, c: &reqwest::Client, email: &str) -> (u16, Str
 async fn with_account(kind: Kind, email: &str) -> (Setup, Vec<Secret>, reqwest::Client) {
     let s = setup(kind).await;
     let api = reqwest::Client::new();
-    let token = sign_up(&api, &s.direct, email).await;
+    let token = sign_up(&api, &s.nidan, email).await;
     let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
     let c = s.browser();
     (s, secrets, c)
@@ -449,13 +449,16 @@ async fn nginx_auth_request_lets_through_only_two_step_sessions() {
 async fn password_only_accounts_reach_only_hosts_that_allow_them() {
     let s = setup(Kind::Nginx).await;
     let c = s.browser();
-    let (status, loc, _) = form(
+    let (status, _, body) = form(
         &s,
         &c,
         "/signup",
         &[("email", "bo@example.com"), ("password", "correct horse")],
     )
     .await;
+    assert_eq!(status, 200, "{body}");
+    let link = format!("/signup/confirm/{}", s.nidan.sign_up_link("bo@example.com"));
+    let (status, loc, _) = form(&s, &c, &link, &[]).await;
     assert_eq!((status, loc.as_str()), (303, "/security"));
     // wiki allows password-only sessions; app wants 2SV.
     let (status, _, body) = get(&c, &format!("http://wiki.nidan.test:{}/w", s.port)).await;
@@ -478,7 +481,7 @@ async fn password_only_accounts_reach_only_hosts_that_allow_them() {
 async fn traefik_and_caddy_style_questions_get_redirects() {
     let s = setup(Kind::Nginx).await;
     let api = reqwest::Client::new();
-    let token = sign_up(&api, &s.direct, "cy@example.com").await;
+    let token = sign_up(&api, &s.nidan, "cy@example.com").await;
     let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
     let ask = |method: &str, cookie: Option<&str>| {
         let mut req = api
@@ -594,7 +597,7 @@ async fn traefik_and_caddy_style_questions_get_redirects() {
 async fn path_rules_cannot_be_bypassed_by_spelling() {
     let s = setup(Kind::Nginx).await;
     let api = reqwest::Client::new();
-    let token = sign_up(&api, &s.direct, "eve@example.com").await;
+    let token = sign_up(&api, &s.nidan, "eve@example.com").await;
     let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
     let (_, attempt) = call(
         &api,

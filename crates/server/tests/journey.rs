@@ -100,15 +100,9 @@ async fn the_whole_journey_through_the_json_api() {
     let c = reqwest::Client::new();
     let api = |path: &str| format!("{}/api/v1{path}", s.base);
 
-    let (status, body) = post(
-        &c,
-        api("/signup"),
-        None,
-        json!({"email": "Alice@Example.com", "password": "correct horse"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let token = body["token"].as_str().unwrap().to_owned();
+    let token = sign_up(&s, &c, "Alice@Example.com").await;
+    // Signing up again answers as for a new address (issue 13): the
+    // owner is emailed instead, and no one learns the address is taken.
     let (status, body) = post(
         &c,
         api("/signup"),
@@ -117,9 +111,11 @@ async fn the_whole_journey_through_the_json_api() {
     )
     .await;
     assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("email_taken"))
+        (status, body["status"].as_str()),
+        (202, Some("check_email"))
     );
+    let told = nidan_core::Store::outbox(s.nidan.store(), 5).await.unwrap();
+    assert!(told[0].body.contains("already has one"), "{}", told[0].body);
 
     // Wizard page 1: an app, verified with its code.
     let (_, app1) = post(
@@ -390,13 +386,7 @@ async fn the_whole_journey_through_the_json_api() {
 async fn wrong_credentials_say_nothing_about_the_account_and_messages_follow_the_language() {
     let s = server().await;
     let c = reqwest::Client::new();
-    post(
-        &c,
-        format!("{}/api/v1/signup", s.base),
-        None,
-        json!({"email": "a@example.com", "password": "correct horse"}),
-    )
-    .await;
+    sign_up(&s, &c, "a@example.com").await;
     let (s1, b1) = post(
         &c,
         format!("{}/api/v1/signin", s.base),
@@ -440,6 +430,14 @@ async fn pages_sign_in_with_cookies_and_are_protected() {
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().await.unwrap().contains("Check your email"));
+    let link = sign_up_link(&s, "page@example.com").await;
+    // Opening the link (a mail scanner might) creates nothing.
+    let res = c.get(&link).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers().get("set-cookie").is_none());
+    let res = c.post(&link).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let cookie = res
         .headers()
@@ -563,6 +561,50 @@ async fn the_openapi_document_describes_every_route() {
     );
 }
 
+/// The sign-up link last emailed to `recipient` (from the outbox).
+async fn sign_up_link(s: &Server, recipient: &str) -> String {
+    let messages = nidan_core::Store::outbox(s.nidan.store(), 50)
+        .await
+        .unwrap();
+    let m = messages
+        .into_iter()
+        .find(|m| m.recipient == recipient.to_lowercase() && m.body.contains("/signup/confirm/"))
+        .expect("a sign-up link");
+    let link = m
+        .body
+        .split_whitespace()
+        .find(|w| w.contains("/signup/confirm/"))
+        .unwrap();
+    // The link names the configured public URL; this server listens elsewhere.
+    format!(
+        "{}{}",
+        s.base,
+        &link[link.find("/signup/confirm/").unwrap()..]
+    )
+}
+
+/// Signs up through the JSON API and the emailed link; the session token.
+async fn sign_up(s: &Server, c: &reqwest::Client, email: &str) -> String {
+    let (status, body) = post(
+        c,
+        format!("{}/api/v1/signup", s.base),
+        None,
+        json!({"email": email, "password": "correct horse"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let link = sign_up_link(s, email).await;
+    let (status, body) = post(
+        c,
+        format!("{}/api/v1/signup/confirm", s.base),
+        None,
+        json!({"token": link.rsplit('/').next().unwrap()}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
 /// The newest code the outbox kept for `recipient`.
 async fn outbox_code(s: &Server, recipient: &str) -> (String, String) {
     let messages = nidan_core::Store::outbox(s.nidan.store(), 20)
@@ -598,14 +640,7 @@ async fn phones_through_the_json_api() {
     let s = server().await;
     let c = reqwest::Client::new();
     let api = |path: &str| format!("{}/api/v1{path}", s.base);
-    let (_, body) = post(
-        &c,
-        api("/signup"),
-        None,
-        json!({"email": "p@example.com", "password": "correct horse"}),
-    )
-    .await;
-    let token = body["token"].as_str().unwrap().to_owned();
+    let token = sign_up(&s, &c, "p@example.com").await;
 
     let (status, body) = post(
         &c,
@@ -708,8 +743,11 @@ async fn phones_through_the_json_api() {
 
 /// Turns 2SV on for `email` with two apps, through the core (the wizard
 /// itself is tested above and in the browser).
-async fn enable_two_apps(s: &Server, email: &str) {
+/// Turns 2SV on for `email` in the session `token` (which stays; others
+/// end, as when a person finishes the wizard).
+async fn enable_two_apps(s: &Server, email: &str, token: &str) {
     let o = nidan_core::model::Origin::default();
+    let (session, _) = s.nidan.authenticate(token).await.unwrap();
     let account = s
         .nidan
         .user_by_email(&nidan_core::service::admin::Actor::Cli, email)
@@ -726,7 +764,10 @@ async fn enable_two_apps(s: &Server, email: &str) {
             .await
             .unwrap();
     }
-    s.nidan.enable(&account, false, &o).await.unwrap();
+    s.nidan
+        .enable(&account, Some(&session), false, &o)
+        .await
+        .unwrap();
 }
 
 /// A browser-like client: cookies kept, redirects not followed.
@@ -773,17 +814,9 @@ async fn recovery_uploads_are_checked_by_content_and_reviewed_by_an_admin_over_h
     let s = server().await;
     let api = |path: &str| format!("{}/api/v1{path}", s.base);
     let c = reqwest::Client::new();
-    for email in ["staff@example.com", "lost@example.com"] {
-        let (status, _) = post(
-            &c,
-            api("/signup"),
-            None,
-            json!({"email": email, "password": "correct horse"}),
-        )
-        .await;
-        assert_eq!(status, 200);
-    }
-    enable_two_apps(&s, "lost@example.com").await;
+    sign_up(&s, &c, "staff@example.com").await;
+    let lost = sign_up(&s, &c, "lost@example.com").await;
+    enable_two_apps(&s, "lost@example.com", &lost).await;
 
     // The person who lost everything passes the password in a browser.
     let b = browser();
@@ -977,14 +1010,7 @@ async fn a_script_flooding_sign_ins_gets_one_alert_then_no_more_texts() {
     let c = reqwest::Client::new();
     let api = |path: &str| format!("{}/api/v1{path}", s.base);
     let email = "seller@example.com";
-    let (_, body) = post(
-        &c,
-        api("/signup"),
-        None,
-        json!({"email": email, "password": "correct horse"}),
-    )
-    .await;
-    let token = body["token"].as_str().unwrap().to_owned();
+    let token = sign_up(&s, &c, email).await;
     for (role, phone, channel, number) in [
         ("primary", "090-1111-2222", "sms", "+819011112222"),
         ("backup", "03-1111-2222", "voice", "+81311112222"),
@@ -1123,6 +1149,8 @@ async fn mandatory_2sv_reminds_then_sends_sign_in_to_the_wizard() {
             .send()
             .await
             .unwrap();
+        let link = sign_up_link(&s, "m@example.com").await;
+        b.post(&link).send().await.unwrap();
         b.post(format!("{}/signout", s.base)).send().await.unwrap();
         b.post(format!("{}/signin", s.base))
             .form(&[("email", "m@example.com")])
@@ -1163,10 +1191,17 @@ async fn the_visitor_ip_is_taken_from_trusted_proxies_only() {
     ] {
         let s = server_with(|c| c.trusted_proxies = trusted.clone()).await;
         let c = reqwest::Client::new();
-        let res = c
-            .post(format!("{}/api/v1/signup", s.base))
+        c.post(format!("{}/api/v1/signup", s.base))
             .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
             .json(&json!({"email": "p@example.com", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        let link = sign_up_link(&s, "p@example.com").await;
+        let res = c
+            .post(format!("{}/api/v1/signup/confirm", s.base))
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+            .json(&json!({"token": link.rsplit('/').next().unwrap()}))
             .send()
             .await
             .unwrap();
@@ -1194,15 +1229,8 @@ async fn the_visitor_ip_is_taken_from_trusted_proxies_only() {
 async fn this_wasnt_me_from_a_notice_signs_out_everywhere() {
     let s = server().await;
     let c = reqwest::Client::new();
-    let (_, body) = post(
-        &c,
-        format!("{}/api/v1/signup", s.base),
-        None,
-        json!({"email": "mio@example.com", "password": "correct horse"}),
-    )
-    .await;
-    let token = body["token"].as_str().unwrap().to_owned();
-    enable_two_apps(&s, "mio@example.com").await;
+    let token = sign_up(&s, &c, "mio@example.com").await;
+    enable_two_apps(&s, "mio@example.com", &token).await;
     let mails = nidan_core::Store::outbox(s.nidan.store(), 10)
         .await
         .unwrap();
@@ -1254,16 +1282,7 @@ async fn this_wasnt_me_from_a_notice_signs_out_everywhere() {
 async fn metrics_count_requests_and_events_for_allowed_scrapers_only() {
     let s = server().await;
     let c = reqwest::Client::new();
-    let token = {
-        let (_, body) = post(
-            &c,
-            format!("{}/api/v1/signup", s.base),
-            None,
-            json!({"email": "m@example.com", "password": "correct horse"}),
-        )
-        .await;
-        body["token"].as_str().unwrap().to_owned()
-    };
+    let token = sign_up(&s, &c, "m@example.com").await;
     let (status, _) = get(&c, format!("{}/api/v1/browsers/abc123", s.base), &token).await;
     assert!(status >= 400);
     let res = c.get(format!("{}/metrics", s.base)).send().await.unwrap();
@@ -1277,7 +1296,7 @@ async fn metrics_count_requests_and_events_for_allowed_scrapers_only() {
     let text = res.text().await.unwrap();
     assert!(
         text.contains(
-            r#"nidan_http_requests_total{route="/api/v1/signup",method="POST",status="200"} "#
+            r#"nidan_http_requests_total{route="/api/v1/signup",method="POST",status="202"} "#
         ),
         "{text}"
     );

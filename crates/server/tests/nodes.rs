@@ -50,7 +50,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
 
     // An account with two apps, enrolled on A and turned on through B:
     // the session made on A works on B.
-    let token = sign_up(&c, &a.base, "u@example.com").await;
+    let token = sign_up(&c, &a, "u@example.com").await;
     let secrets = enable_two_apps(&c, &a.base, &b.base, &token).await;
 
     // A code accepted by A is refused by B (the next step: enrolment used this one).
@@ -141,7 +141,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
     assert_eq!(res.status().as_u16(), 401);
 
     // The resend cap (5 per account per 15 minutes) counts sends on both.
-    let token = sign_up(&c, &a.base, "p@example.com").await;
+    let token = sign_up(&c, &a, "p@example.com").await;
     let (_, phone) = call(
         &c,
         &a.base,

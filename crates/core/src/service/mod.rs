@@ -28,6 +28,7 @@ pub mod recovery;
 pub mod reset;
 pub mod settings;
 pub mod signin;
+pub mod signup;
 pub mod wizard;
 
 use std::sync::Arc;

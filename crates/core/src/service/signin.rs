@@ -121,35 +121,6 @@ pub(crate) fn check_password_length(password: &str) -> Result<()> {
 }
 
 impl<S: Store> Nidan<S> {
-    /// Creates an account and signs it in.
-    pub async fn sign_up(
-        &self,
-        email: &str,
-        password: &str,
-        locale: &str,
-        origin: &Origin,
-    ) -> Result<SignedIn> {
-        let email = normalize_email(email)?;
-        check_password_length(password)?;
-        let account = Account {
-            id: new_id()?,
-            email,
-            password_hash: self.hasher.hash(password).await?,
-            roles: Vec::new(),
-            locale: locale.to_owned(),
-            two_sv_on_since: None,
-            created_at: self.now(),
-            guard: crate::model::AccountGuard::default(),
-        };
-        if !self.store.insert_account(&account).await? {
-            return Err(Error::EmailTaken);
-        }
-        self.record(Some(&account.id), "signed_up", origin, "")
-            .await?;
-        self.start_session(&account, false, false, None, origin)
-            .await
-    }
-
     /// The password step. `remembered` is the remembered-browser token the
     /// browser sent, if any.
     pub async fn sign_in(
@@ -431,7 +402,7 @@ impl<S: Store> Nidan<S> {
         Ok(token)
     }
 
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         account: &Account,
         keep_signed_in: bool,

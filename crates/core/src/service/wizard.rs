@@ -11,7 +11,7 @@ use super::factor::Purpose;
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
-use crate::model::{Account, Method, MethodKind, MethodRole, Origin};
+use crate::model::{Account, Method, MethodKind, MethodRole, Origin, Session};
 use crate::policy::BackupRule;
 use crate::secrets::{backup_code_hash, new_backup_code, new_id, normalize_backup_code};
 use crate::store::Store;
@@ -199,10 +199,14 @@ impl<S: Store> Nidan<S> {
     }
 
     /// Page 3: turns 2SV on with the verified methods, replaces the backup
-    /// codes and returns them for showing once.
+    /// codes and returns them for showing once. Every session of the
+    /// account but `keep` (the one 2SV was turned on in) ends: a session
+    /// from before, perhaps someone else's with the password, must not
+    /// stay signed in past the new second step.
     pub async fn enable(
         &self,
         account: &Account,
+        keep: Option<&Session>,
         remember_browser: bool,
         origin: &Origin,
     ) -> Result<Enabled> {
@@ -223,6 +227,9 @@ impl<S: Store> Nidan<S> {
         self.store.delete_inactive_methods(&account.id).await?;
         let backup_codes = self.issue_backup_codes(account).await?;
         self.store.set_two_sv(&account.id, Some(self.now())).await?;
+        self.store
+            .delete_sessions_except(&account.id, keep.map(|s| s.id.as_str()))
+            .await?;
         self.record(Some(&account.id), "two_sv_on", origin, &primary.name)
             .await?;
         self.notify(account, Notice::TwoStepOn, "", origin).await;

@@ -165,12 +165,33 @@ pub async fn world() -> World {
     .await
 }
 
-pub async fn account(w: &World) -> nidan_core::model::Account {
-    let signed = w
-        .nidan
-        .sign_up("hanako@example.com", "tsuki to hoshi", "ja", &origin())
+/// Signs up through the emailed link, as a person does: `mails` is the
+/// email sender the link went to.
+pub async fn signed_up(
+    nidan: &Nidan<SqlStore>,
+    mails: &Recorder,
+    email: &str,
+    password: &str,
+    locale: &str,
+) -> nidan_core::service::signin::SignedIn {
+    nidan
+        .sign_up(email, password, locale, &origin())
         .await
         .unwrap();
+    let link = mails.last_link();
+    let token = link.rsplit('/').next().unwrap();
+    nidan.confirm_sign_up(token, &origin()).await.unwrap()
+}
+
+pub async fn account(w: &World) -> nidan_core::model::Account {
+    let signed = signed_up(
+        &w.nidan,
+        &w.mails,
+        "hanako@example.com",
+        "tsuki to hoshi",
+        "ja",
+    )
+    .await;
     w.nidan.authenticate(&signed.session_token).await.unwrap().1
 }
 
@@ -209,7 +230,7 @@ pub async fn enabled(w: &World) -> nidan_core::model::Account {
         .confirm_phone(&a, &voice.method_id, &w.calls.last_code(), &origin())
         .await
         .unwrap();
-    w.nidan.enable(&a, false, &origin()).await.unwrap();
+    w.nidan.enable(&a, None, false, &origin()).await.unwrap();
     w.clock.advance(31);
     a
 }

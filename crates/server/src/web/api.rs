@@ -5,6 +5,7 @@
 //! `/api/openapi.json`, generated from these handlers.
 
 use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/signup", post(signup))
+        .route("/api/v1/signup/confirm", post(signup_confirm))
         .route("/api/v1/signin", post(signin))
         .route("/api/v1/signin/code", post(signin_code))
         .route("/api/v1/signin/combined", post(signin_combined))
@@ -61,6 +63,7 @@ pub fn routes() -> Router<AppState> {
     ),
     paths(
         signup,
+        signup_confirm,
         signin,
         signin_code,
         signin_combined,
@@ -143,6 +146,7 @@ impl FromRequestParts<AppState> for ApiUser {
 /// A signed-in API caller whose password entry is recent enough for the
 /// security settings (step-up); otherwise `403 step_up_required`.
 pub struct SecureUser {
+    session: Session,
     account: Account,
     t: Tr,
 }
@@ -170,7 +174,11 @@ impl FromRequestParts<AppState> for SecureUser {
             .nidan
             .require_recent_password(&session)
             .map_err(|e| ApiError(e, t))?;
-        Ok(Self { account, t })
+        Ok(Self {
+            session,
+            account,
+            t,
+        })
     }
 }
 
@@ -207,18 +215,57 @@ fn session_response(signed: &nidan_core::service::signin::SignedIn) -> SessionRe
     }
 }
 
-/// Create an account and sign in.
+/// What a sign-up answers, whether or not the address has an account.
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    /// Always `check_email`: a new address was sent a link that creates
+    /// the account; an address with an account was told someone tried.
+    pub status: String,
+}
+
+/// Start a sign-up: the answer is the same whether or not the address has
+/// an account; the link emailed to a new address creates it.
 #[utoipa::path(post, path = "/api/v1/signup", request_body = SignupRequest,
-    responses((status = 200, body = SessionResponse), (status = 409, description = "email_taken", body = ErrorBody), (status = 422, description = "invalid_email, password_length", body = ErrorBody)))]
+    responses((status = 202, body = SignupResponse), (status = 422, description = "invalid_email, password_length", body = ErrorBody)))]
 async fn signup(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
     Json(req): Json<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
+    state
+        .nidan
+        .sign_up(&req.email, &req.password, t.lang, &origin)
+        .await
+        .map_err(|e| ApiError(e, t))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SignupResponse {
+            status: "check_email".into(),
+        }),
+    ))
+}
+
+/// The token from the emailed sign-up link.
+#[derive(Deserialize, ToSchema)]
+pub struct SignupConfirmRequest {
+    /// The last part of the link (`/signup/confirm/{token}`).
+    pub token: String,
+}
+
+/// Finish a sign-up with the emailed link's token: creates the account and
+/// signs in.
+#[utoipa::path(post, path = "/api/v1/signup/confirm", request_body = SignupConfirmRequest,
+    responses((status = 200, body = SessionResponse), (status = 410, description = "sign_up_link_invalid", body = ErrorBody)))]
+async fn signup_confirm(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    Json(req): Json<SignupConfirmRequest>,
 ) -> ApiResult<SessionResponse> {
     let signed = state
         .nidan
-        .sign_up(&req.email, &req.password, t.lang, &origin)
+        .confirm_sign_up(&req.token, &origin)
         .await
         .map_err(|e| ApiError(e, t))?;
     Ok(Json(session_response(&signed)))
@@ -748,7 +795,12 @@ async fn enable(
 ) -> ApiResult<EnableResponse> {
     let enabled = state
         .nidan
-        .enable(&user.account, req.remember_browser, &origin)
+        .enable(
+            &user.account,
+            Some(&user.session),
+            req.remember_browser,
+            &origin,
+        )
         .await
         .map_err(|e| ApiError(e, user.t))?;
     Ok(Json(EnableResponse {

@@ -16,7 +16,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
         Error::InvalidEmail => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
         Error::PasswordLength => (StatusCode::UNPROCESSABLE_ENTITY, "password_length"),
-        Error::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+        Error::SignUpLinkInvalid => (StatusCode::GONE, "sign_up_link_invalid"),
         Error::WrongCode { .. } => (StatusCode::UNAUTHORIZED, "wrong_code"),
         Error::MalformedCode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "malformed_code"),
         Error::CodeAlreadyUsed => (StatusCode::UNAUTHORIZED, "code_already_used"),

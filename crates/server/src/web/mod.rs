@@ -41,7 +41,9 @@ pub struct AppState {
     pub nidan: Arc<Nidan<SqlStore>>,
     /// Whether cookies are `Secure`.
     pub secure_cookies: bool,
-    /// Whether `/dev/outbox` exists (enabled and listening on loopback).
+    /// Whether `/dev/outbox` exists: enabled, listening on loopback, with
+    /// no public URL other than a loopback one. Even then it answers only
+    /// visitors on loopback (after `trusted_proxies`).
     pub outbox_page: bool,
     /// The rules reverse proxies are answered by (§9.2).
     pub forward_auth: Arc<ForwardAuth>,
@@ -59,7 +61,7 @@ impl AppState {
         Self {
             nidan,
             secure_cookies: config.secure_cookies(),
-            outbox_page: config.delivery.outbox_page && config.listen.ip().is_loopback(),
+            outbox_page: config.delivery.outbox_page && config.loopback_only(),
             forward_auth: Arc::new(config.forward_auth.clone()),
             public_base: config.public_base().trim_end_matches('/').to_owned(),
             // Checked when the configuration was loaded.
@@ -227,8 +229,10 @@ async fn switch_language(
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let nidan = crate::build(&config).await?;
     let state = AppState::new(nidan.clone(), &config);
-    if config.delivery.outbox_page && !config.listen.ip().is_loopback() {
-        tracing::warn!("delivery.outbox_page is ignored: nidan is not listening on loopback");
+    if config.delivery.outbox_page && !config.loopback_only() {
+        tracing::warn!(
+            "delivery.outbox_page is ignored: nidan is not listening on loopback, or public_url is not a loopback address"
+        );
     }
     // Recovery documents are deleted when their retention ends, even if
     // nobody decides anything for a while.

@@ -13,6 +13,9 @@ pub struct Node {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// `--config FILE`, if given, and the data folder.
+    args: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Node {
@@ -41,18 +44,73 @@ pub fn node(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> Node 
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split("open ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    Node { child, base }
+    // Warnings may come first; the line with the URL says "open".
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let base = loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            panic!("nidan serve ended without a URL: {seen:?}");
+        }
+        if let Some(rest) = line.split("open ").nth(1) {
+            break rest
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_end_matches('/')
+                .to_owned();
+        }
+        seen.push_str(&line);
+    };
+    let mut kept: Vec<std::ffi::OsString> = Vec::new();
+    let mut given = args.iter();
+    while let Some(a) = given.next() {
+        if *a == "--config" {
+            kept.push("--config".into());
+            kept.push(given.next().copied().unwrap_or_default().into());
+        }
+    }
+    kept.push("--data-dir".into());
+    kept.push(dir.into());
+    Node {
+        child,
+        base,
+        args: kept,
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
+
+impl Node {
+    /// The newest message the outbox kept for `recipient` (its body), read
+    /// with `nidan outbox` as an operator would.
+    pub fn outbox(&self, recipient: &str) -> String {
+        let run = Command::new(env!("CARGO_BIN_EXE_nidan"))
+            .arg("outbox")
+            .args(&self.args)
+            .args(["--limit", "1", "--to", recipient])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("NIDAN_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{run:?}");
+        String::from_utf8(run.stdout).unwrap()
+    }
+
+    /// The token of the newest sign-up link emailed to `recipient`.
+    pub fn sign_up_link(&self, recipient: &str) -> String {
+        let body = self.outbox(recipient);
+        let at = body
+            .find("/signup/confirm/")
+            .unwrap_or_else(|| panic!("no sign-up link in {body:?}"));
+        body[at + "/signup/confirm/".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
 }
 
 /// POSTs JSON to `/api/v1{path}` at `base`.
@@ -82,8 +140,10 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// Signs up `email` (password "correct horse"); the session token.
-pub async fn sign_up(c: &reqwest::Client, base: &str, email: &str) -> String {
+/// Signs up `email` (password "correct horse") at `node` through the
+/// emailed link, read from the outbox; the session token.
+pub async fn sign_up(c: &reqwest::Client, node: &Node, email: &str) -> String {
+    let base = node.base.as_str();
     let (status, body) = call(
         c,
         base,
@@ -92,6 +152,13 @@ pub async fn sign_up(c: &reqwest::Client, base: &str, email: &str) -> String {
         json!({"email": email, "password": "correct horse"}),
     )
     .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("check_email")),
+        "{body}"
+    );
+    let token = node.sign_up_link(email);
+    let (status, body) = call(c, base, "/signup/confirm", None, json!({"token": token})).await;
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
 }

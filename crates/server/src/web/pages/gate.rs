@@ -19,6 +19,23 @@ use crate::web::authz::Access;
 use crate::web::context::{MaybeSignedIn, RETURN_COOKIE, RequestOrigin, SESSION_COOKIE, Tr};
 
 page!(GatePage, "gate.html" { heading: String, text: String, action: Option<(String, String)> });
+
+/// A page that says one thing, with an optional link onward (and an
+/// error above it, if any).
+pub(super) fn message_page(
+    state: &AppState,
+    t: Tr,
+    error: Option<String>,
+    heading: String,
+    text: String,
+    action: Option<(String, String)>,
+) -> Response {
+    render!(GatePage, Base::new(state, t, false), error, None, {
+        heading: heading,
+        text: text,
+        action: action,
+    })
+}
 page!(SignoutPage, "signout.html" { rd: Option<String> });
 
 /// `?rd=` on the sign-in and sign-out pages.

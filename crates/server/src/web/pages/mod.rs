@@ -24,6 +24,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/signup", get(signup_page).post(signup))
+        .route(
+            "/signup/confirm/{token}",
+            get(signup_confirm_page).post(signup_confirm),
+        )
         .route("/signin", get(signin_page).post(signin_email))
         .route("/signin/password", get(password_page).post(signin_password))
         .route("/signin/code", get(code_page).post(signin_code))
@@ -78,6 +82,7 @@ macro_rules! page {
 }
 
 page!(SignupPage, "signup.html" { email: String });
+page!(SignupConfirmPage, "signup_confirm.html" { token: String });
 page!(SigninEmailPage, "signin_email.html" { email: String });
 page!(SigninPasswordPage, "signin_password.html" { email: String });
 page!(CodePage, "code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool, locked: bool });
@@ -193,6 +198,7 @@ fn to(path: &str) -> Response {
 // After the macros, which they use.
 mod admin;
 mod gate;
+
 mod recovery;
 
 pub use recovery::upload_routes;
@@ -230,11 +236,12 @@ fn with_session(state: &AppState, jar: CookieJar, signed: &SignedIn) -> CookieJa
     jar
 }
 
+/// The same page whether the address is new or has an account (issue
+/// 13): the email says which.
 async fn signup(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    jar: CookieJar,
     Form(form): Form<SignupForm>,
 ) -> Response {
     match state
@@ -242,10 +249,51 @@ async fn signup(
         .sign_up(&form.email, &form.password, t.lang, &origin)
         .await
     {
-        Ok(signed) => (with_session(&state, jar, &signed), to("/security")).into_response(),
+        Ok(()) => {
+            let email =
+                nidan_core::service::signin::normalize_email(&form.email).unwrap_or(form.email);
+            gate::message_page(
+                &state,
+                t,
+                None,
+                t.s("signup.sent_title"),
+                t.f("signup.sent", &[("email", &email)]),
+                None,
+            )
+        }
         Err(e) => {
             render!(SignupPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: form.email })
         }
+    }
+}
+
+/// Opening the emailed link changes nothing (mail scanners open links):
+/// the button does.
+async fn signup_confirm_page(
+    State(state): State<AppState>,
+    t: Tr,
+    Path(token): Path<String>,
+) -> Response {
+    render!(SignupConfirmPage, Base::new(&state, t, false), None, None, { token: token })
+}
+
+async fn signup_confirm(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Path(token): Path<String>,
+) -> Response {
+    match state.nidan.confirm_sign_up(&token, &origin).await {
+        Ok(signed) => (with_session(&state, jar, &signed), to("/security")).into_response(),
+        Err(e) => gate::message_page(
+            &state,
+            t,
+            Some(message(&e, t)),
+            t.s("signup.confirm_title"),
+            String::new(),
+            Some(("/signup".to_owned(), t.s("signup.title"))),
+        ),
     }
 }
 
@@ -1007,7 +1055,7 @@ async fn wizard_finish(
     };
     match state
         .nidan
-        .enable(&account, form.remember.is_some(), &origin)
+        .enable(&account, Some(&session), form.remember.is_some(), &origin)
         .await
     {
         Ok(enabled) => {
@@ -1144,14 +1192,38 @@ async fn forget_all_browsers(
 
 /// The development outbox, served only when enabled and listening on
 /// loopback; otherwise it does not exist.
-async fn outbox_page(State(state): State<AppState>, t: Tr) -> Response {
-    if !state.outbox_page {
+/// `/dev/outbox?to=ADDRESS`: only the messages to that recipient.
+#[derive(Deserialize)]
+struct OutboxQuery {
+    to: Option<String>,
+}
+
+async fn outbox_page(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    Query(query): Query<OutboxQuery>,
+) -> Response {
+    // Codes for every account: only for someone sitting at this machine,
+    // never a visitor a proxy forwarded (issue 13, finding 5).
+    let local = origin
+        .ip
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if !state.outbox_page || !local {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
-    match nidan_core::Store::outbox(state.nidan.store(), 50).await {
+    let limit = if query.to.is_some() { 1000 } else { 50 };
+    match nidan_core::Store::outbox(state.nidan.store(), limit).await {
         Ok(messages) => {
             let messages = messages
                 .into_iter()
+                .filter(|m| {
+                    query
+                        .to
+                        .as_deref()
+                        .is_none_or(|to| m.recipient.eq_ignore_ascii_case(to.trim()))
+                })
                 .map(|m| OutboxLine {
                     when: t.datetime(&m.created_at),
                     channel: m.channel,
