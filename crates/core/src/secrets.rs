@@ -83,9 +83,11 @@ pub fn normalize_backup_code(typed: &str) -> Option<String> {
     (code.len() == 10 && code.bytes().all(|b| BACKUP_ALPHABET.contains(&b))).then_some(code)
 }
 
-/// The stored form of a backup code: SHA-256 over the account id and the
-/// normalised code, so equal codes of two accounts hash differently.
-pub fn backup_code_hash(account_id: &str, normalized: &str) -> String {
+/// SHA-256 over the account id and the normalised backup code: the form
+/// backup codes were stored in before they were keyed. About 50 bits of
+/// code behind an unkeyed hash can be found offline by anyone with a copy
+/// of the database, so it is now only the input of [`MasterKey::backup_code_hash`].
+pub fn unkeyed_backup_code_hash(account_id: &str, normalized: &str) -> String {
     let digest = Sha256::new()
         .chain_update(account_id.as_bytes())
         .chain_update([0u8])
@@ -133,6 +135,19 @@ impl MasterKey {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(out)
+    }
+
+    /// The stored form of a backup code: an HMAC under a key derived from
+    /// the master key over [`unkeyed_backup_code_hash`], marked `k1:`.
+    /// Without the master key a copy of the database reveals nothing
+    /// (OWASP ASVS 5.0 §6.5.2: a keyed hash below 112 bits of entropy).
+    pub fn backup_code_hash(&self, account_id: &str, normalized: &str) -> String {
+        self.keyed_backup_code_hash(&unkeyed_backup_code_hash(account_id, normalized))
+    }
+
+    /// Keys a hash stored before backup codes were keyed.
+    pub fn keyed_backup_code_hash(&self, unkeyed: &str) -> String {
+        format!("k1:{}", self.mac("backup-code", unkeyed.as_bytes()))
     }
 
     /// A keyed hash (HMAC-SHA256 under a key derived for `purpose`) of

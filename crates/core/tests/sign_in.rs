@@ -498,6 +498,94 @@ async fn a_backup_code_works_once_and_only_once() {
     );
 }
 
+/// Issue 13, finding 6: turning 2SV on left older password-only sessions
+/// alive (someone who had the password stayed signed in past the new
+/// second step). Every session but the one 2SV was turned on in ends.
+#[tokio::test]
+async fn turning_two_step_on_ends_every_other_session() {
+    let w = world().await;
+    let mine = sign_up(&w, "a@example.com").await;
+    let PasswordStep::SignedIn(other) = password_step(&w, "a@example.com", None).await else {
+        panic!("2SV is off: the password signs in");
+    };
+    let (session, account) = w.nidan.authenticate(&mine.session_token).await.unwrap();
+    for role in [MethodRole::Primary, MethodRole::Backup] {
+        let app = w.nidan.begin_app(&account, role, "app").await.unwrap();
+        w.nidan
+            .confirm_app(
+                &account,
+                &app.method_id,
+                &code(&app.secret, w.clock.now_for_test()),
+                &origin(),
+            )
+            .await
+            .unwrap();
+    }
+    w.nidan
+        .enable(&account, Some(&session), false, &origin())
+        .await
+        .unwrap();
+    assert!(w.nidan.authenticate(&mine.session_token).await.is_ok());
+    assert!(matches!(
+        w.nidan.authenticate(&other.session_token).await,
+        Err(Error::NotSignedIn)
+    ));
+}
+
+/// Issue 13, finding 7: backup codes were stored as SHA-256 of the
+/// account id and the code (about 50 bits), which a copy of the database
+/// gives up offline. They are now keyed under the master key; hashes
+/// stored the old way are keyed at start and keep working.
+#[tokio::test]
+async fn backup_codes_are_stored_keyed_and_old_hashes_are_upgraded() {
+    use nidan_core::Store;
+    use nidan_core::secrets::{normalize_backup_code, unkeyed_backup_code_hash};
+    let w = world().await;
+    let (_, _, codes) = enabled(&w, "a@example.com").await;
+    let store = w.nidan.store();
+    assert!(
+        store
+            .legacy_backup_code_hashes(100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "every stored hash is keyed"
+    );
+    // A database from before: the same codes stored unkeyed.
+    let account = w
+        .nidan
+        .user_by_email(&nidan_core::service::admin::Actor::Cli, "a@example.com")
+        .await
+        .unwrap();
+    let unkeyed: Vec<String> = codes
+        .iter()
+        .map(|c| unkeyed_backup_code_hash(&account.id, &normalize_backup_code(c).unwrap()))
+        .collect();
+    store
+        .replace_backup_codes(&account.id, &unkeyed, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.legacy_backup_code_hashes(100).await.unwrap().len(),
+        10
+    );
+    assert_eq!(w.nidan.key_stored_backup_codes().await.unwrap(), 10);
+    assert!(
+        store
+            .legacy_backup_code_hashes(100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(w.nidan.key_stored_backup_codes().await.unwrap(), 0);
+    // The codes the person printed still work, once each.
+    let token = challenge(&w, "a@example.com").await;
+    w.nidan
+        .verify_code(&token, &codes[0], false, &origin())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_remembered_browser_skips_the_code_until_it_expires_or_is_forgotten() {
     let w = world().await;

@@ -36,11 +36,17 @@ pub async fn build(config: &config::Config) -> anyhow::Result<Arc<Nidan<SqlStore
     let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
     let clock: Arc<dyn nidan_core::Clock> = Arc::new(SystemClock);
     let senders = senders(config, &store, &clock)?;
-    Ok(Arc::new(
-        Nidan::new(store, clock, key, config.policy.clone(), permits)?
-            .with_senders(senders)
-            .with_public_url(&config.public_base()),
-    ))
+    let nidan = Nidan::new(store, clock, key, config.policy.clone(), permits)?
+        .with_senders(senders)
+        .with_public_url(&config.public_base());
+    let keyed = nidan.key_stored_backup_codes().await?;
+    if keyed > 0 {
+        tracing::info!(
+            keyed,
+            "backup codes stored unkeyed are now keyed under the master key"
+        );
+    }
+    Ok(Arc::new(nidan))
 }
 
 /// The senders the configuration asks for.

@@ -19,7 +19,7 @@ use super::guard::slowdown_seconds;
 use super::notices::Notice;
 use crate::error::{Error, Result};
 use crate::model::{Account, Method, MethodKind, Origin};
-use crate::secrets::{backup_code_hash, normalize_backup_code};
+use crate::secrets::normalize_backup_code;
 use crate::store::Store;
 
 /// What a code is typed for, which says what may accept it.
@@ -253,7 +253,7 @@ impl<S: Store> Nidan<S> {
     ) -> Result<std::result::Result<Accepted, Refused>> {
         let code = match parse_code(typed)? {
             Typed::Backup(normalized) => {
-                let hash = backup_code_hash(&account.id, &normalized);
+                let hash = self.key.backup_code_hash(&account.id, &normalized);
                 if self
                     .store
                     .use_backup_code(&account.id, &hash, self.now())

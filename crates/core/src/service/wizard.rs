@@ -13,7 +13,7 @@ use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
 use crate::model::{Account, Method, MethodKind, MethodRole, Origin, Session};
 use crate::policy::BackupRule;
-use crate::secrets::{backup_code_hash, new_backup_code, new_id, normalize_backup_code};
+use crate::secrets::{new_backup_code, new_id, normalize_backup_code};
 use crate::store::Store;
 
 /// A new authenticator app waiting for its first code.
@@ -244,6 +244,27 @@ impl<S: Store> Nidan<S> {
         })
     }
 
+    /// Keys the backup-code hashes stored before they were keyed (see
+    /// [`crate::secrets::MasterKey::backup_code_hash`]); run at start, on
+    /// every node (each row is rewritten once, by whichever gets there).
+    /// How many were rewritten.
+    pub async fn key_stored_backup_codes(&self) -> Result<usize> {
+        let mut done = 0;
+        loop {
+            let legacy = self.store.legacy_backup_code_hashes(500).await?;
+            if legacy.is_empty() {
+                return Ok(done);
+            }
+            for (account_id, old) in legacy {
+                let new = self.key.keyed_backup_code_hash(&old);
+                self.store
+                    .rehash_backup_code(&account_id, &old, &new)
+                    .await?;
+                done += 1;
+            }
+        }
+    }
+
     /// Generates a fresh set of backup codes, invalidating the old ones.
     pub(crate) async fn issue_backup_codes(
         &self,
@@ -255,7 +276,7 @@ impl<S: Store> Nidan<S> {
             let code = new_backup_code()?;
             let normalized = normalize_backup_code(&code)
                 .ok_or_else(|| Error::Crypto("backup code alphabet".into()))?;
-            hashes.push(backup_code_hash(&account.id, &normalized));
+            hashes.push(self.key.backup_code_hash(&account.id, &normalized));
             codes.push(code);
         }
         self.store
