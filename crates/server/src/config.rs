@@ -77,8 +77,10 @@ pub struct Delivery {
     pub email: EmailProvider,
     /// SMTP settings, for `smtp`.
     pub smtp: SmtpSettings,
-    /// Serve `/dev/outbox` (only ever on a loopback listener).
-    pub outbox_page: bool,
+    /// Serve `/dev/outbox` to visitors on this machine. Unset: served
+    /// when email goes to the outbox (nobody could read sign-up links
+    /// otherwise). Never served unless [`Config::loopback_only`].
+    pub outbox_page: Option<bool>,
     /// Twilio settings, for `twilio`.
     pub twilio: TwilioSettings,
     /// Webhook settings, for `webhook`.
@@ -92,7 +94,7 @@ impl Default for Delivery {
             voice: Provider::Outbox,
             email: EmailProvider::Outbox,
             smtp: SmtpSettings::default(),
-            outbox_page: false,
+            outbox_page: None,
             twilio: TwilioSettings::default(),
             webhook: WebhookSettings::default(),
         }
@@ -301,6 +303,15 @@ impl Config {
             }),
         };
         self.listen.ip().is_loopback() && public_is_loopback
+    }
+
+    /// Whether `/dev/outbox` is served (see [`Delivery::outbox_page`]).
+    pub fn outbox_page(&self) -> bool {
+        let wanted = self
+            .delivery
+            .outbox_page
+            .unwrap_or(self.delivery.email == EmailProvider::Outbox);
+        wanted && self.loopback_only()
     }
 
     /// The database URL in force.

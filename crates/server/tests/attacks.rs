@@ -257,6 +257,29 @@ async fn the_outbox_page_is_for_this_machine_only() {
             .unwrap();
         assert_eq!(remote.status().as_u16(), 404, "{forwarded}");
     }
+    // Without trusted_proxies, a request a local proxy forwarded comes
+    // from loopback: the forwarding headers still give it away.
+    let dir = tempfile::tempdir().unwrap();
+    let n = node(&["--listen", "127.0.0.1:0"], &[], dir.path());
+    assert_eq!(
+        c.get(format!("{}/dev/outbox", n.base))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200,
+        "on by default while email stays in the outbox"
+    );
+    for header in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+        let res = c
+            .get(format!("{}/dev/outbox", n.base))
+            .header(header, "203.0.113.9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 404, "{header}");
+    }
     // Published under a public URL, the page does not exist at all.
     let dir = tempfile::tempdir().unwrap();
     let n = proxied_node(

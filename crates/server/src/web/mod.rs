@@ -61,7 +61,7 @@ impl AppState {
         Self {
             nidan,
             secure_cookies: config.secure_cookies(),
-            outbox_page: config.delivery.outbox_page && config.loopback_only(),
+            outbox_page: config.outbox_page(),
             forward_auth: Arc::new(config.forward_auth.clone()),
             public_base: config.public_base().trim_end_matches('/').to_owned(),
             // Checked when the configuration was loaded.
@@ -229,7 +229,7 @@ async fn switch_language(
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let nidan = crate::build(&config).await?;
     let state = AppState::new(nidan.clone(), &config);
-    if config.delivery.outbox_page && !config.loopback_only() {
+    if config.delivery.outbox_page == Some(true) && !config.loopback_only() {
         tracing::warn!(
             "delivery.outbox_page is ignored: nidan is not listening on loopback, or public_url is not a loopback address"
         );

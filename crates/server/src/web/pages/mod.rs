@@ -252,13 +252,18 @@ async fn signup(
         Ok(()) => {
             let email =
                 nidan_core::service::signin::normalize_email(&form.email).unwrap_or(form.email);
+            // Development (email kept in the outbox): say where it is.
+            let outbox = state.outbox_page.then(|| {
+                let to: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
+                (format!("/dev/outbox?to={to}"), t.s("signup.outbox"))
+            });
             gate::message_page(
                 &state,
                 t,
                 None,
                 t.s("signup.sent_title"),
                 t.f("signup.sent", &[("email", &email)]),
-                None,
+                outbox,
             )
         }
         Err(e) => {
@@ -1202,14 +1207,25 @@ async fn outbox_page(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
+    headers: axum::http::HeaderMap,
     Query(query): Query<OutboxQuery>,
 ) -> Response {
-    // Codes for every account: only for someone sitting at this machine,
-    // never a visitor a proxy forwarded (issue 13, finding 5).
-    let local = origin
-        .ip
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback());
+    // Codes and links for every account: only for someone sitting at this
+    // machine, never a visitor a proxy forwarded (issue 13, finding 5) —
+    // whether or not the proxy is trusted.
+    let forwarded = [
+        "x-forwarded-for",
+        "forwarded",
+        "x-real-ip",
+        "x-forwarded-host",
+    ]
+    .iter()
+    .any(|h| headers.contains_key(*h));
+    let local = !forwarded
+        && origin
+            .ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     if !state.outbox_page || !local {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
