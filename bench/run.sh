@@ -92,12 +92,13 @@ fresh_schema() {
     SCHEMA_URL="$PG?options=-c%20search_path%3D$schema"
 }
 
-# Forward authentication needs a protected host.
+# Forward authentication needs a protected host; a loopback one keeps
+# /dev/outbox (where account setup reads sign-up links) available.
 CONFIG="$WORK/authz.toml"
 cat >"$CONFIG" <<'TOML'
-public_url = "http://app.bench.test"
+public_url = "http://localhost"
 [[forward_auth.rules]]
-host = "app.bench.test"
+host = "localhost"
 TOML
 
 if [[ $WHICH == sqlite || $WHICH == all ]]; then

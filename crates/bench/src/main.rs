@@ -17,7 +17,8 @@
 //!    on every request of a protected app (`/api/v1/authz/auth-request`):
 //!    each account signs in once with a code, then its session cookie is
 //!    checked over and over; one request in ten has no cookie (refused).
-//!    The server needs a `[[forward_auth.rules]]` for `app.bench.test`.
+//!    The server needs a `[[forward_auth.rules]]` for `localhost` (a loopback
+//!    public URL keeps /dev/outbox, which account setup reads, available).
 //!
 //! HTTP/1.1 keep-alive connections on hyper's low-level client, on one
 //! thread, so the generator takes as little of the machine as it can.
@@ -809,7 +810,7 @@ async fn authz_loop(
     allowed_tally: &mut Tally,
     refused_tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    const URL: &str = "http://app.bench.test/reports?week=47";
+    const URL: &str = "http://localhost/reports?week=47";
     let cookies: Vec<String> = accounts
         .iter()
         .filter_map(|a| a.session.as_ref().map(|s| format!("nidan_session={s}")))

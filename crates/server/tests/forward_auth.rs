@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{call, enable_two_apps, now, sign_up};
+use common::{enable_two_apps, now, sign_in_with_code, sign_up};
 use nidan_otp::{Secret, Totp};
 use reqwest::header::{HeaderMap, LOCATION};
 
@@ -523,26 +523,9 @@ async fn traefik_and_caddy_style_questions_get_redirects() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 302, "a session from before 2SV");
     // ... one signed in with the code does.
-    let (_, attempt) = call(
-        &api,
-        &s.direct,
-        "/signin",
-        None,
-        serde_json::json!({"email": "cy@example.com", "password": "correct horse"}),
-    )
-    .await;
-    let code = Totp::default().generate(&secrets[0], now() + 30);
-    let (status, signed) = call(
-        &api,
-        &s.direct,
-        "/signin/code",
-        None,
-        serde_json::json!({"challenge": attempt["challenge"], "code": code}),
-    )
-    .await;
-    assert_eq!(status, 200, "{signed}");
+    let signed = sign_in_with_code(&api, &s.direct, "cy@example.com", &secrets[0]).await;
     let res = no_redirects
-        .execute(ask("GET", signed["token"].as_str()).build().unwrap())
+        .execute(ask("GET", Some(&signed)).build().unwrap())
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
@@ -553,10 +536,7 @@ async fn traefik_and_caddy_style_questions_get_redirects() {
         .get(format!("{}/api/v1/authz/forward-auth", s.direct))
         .header("x-forwarded-proto", "https")
         .header("x-forwarded-host", "other.test")
-        .header(
-            "cookie",
-            format!("nidan_session={}", signed["token"].as_str().unwrap()),
-        )
+        .header("cookie", format!("nidan_session={signed}"))
         .send()
         .await
         .unwrap();
@@ -599,25 +579,7 @@ async fn path_rules_cannot_be_bypassed_by_spelling() {
     let api = reqwest::Client::new();
     let token = sign_up(&api, &s.nidan, "eve@example.com").await;
     let secrets = enable_two_apps(&api, &s.direct, &s.direct, &token).await;
-    let (_, attempt) = call(
-        &api,
-        &s.direct,
-        "/signin",
-        None,
-        serde_json::json!({"email": "eve@example.com", "password": "correct horse"}),
-    )
-    .await;
-    let code = Totp::default().generate(&secrets[0], now() + 30);
-    let (status, signed) = call(
-        &api,
-        &s.direct,
-        "/signin/code",
-        None,
-        serde_json::json!({"challenge": attempt["challenge"], "code": code}),
-    )
-    .await;
-    assert_eq!(status, 200, "{signed}");
-    let session = signed["token"].as_str().unwrap().to_owned();
+    let session = sign_in_with_code(&api, &s.direct, "eve@example.com", &secrets[0]).await;
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

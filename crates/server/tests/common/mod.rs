@@ -200,6 +200,36 @@ pub async fn enable_two_apps(
     secrets
 }
 
+/// Signs `email` (password "correct horse") in at `base` with the next
+/// code of `secret` (an app enrolled by [`enable_two_apps`]); the session
+/// token, which counts as having passed two steps.
+pub async fn sign_in_with_code(
+    c: &reqwest::Client,
+    base: &str,
+    email: &str,
+    secret: &Secret,
+) -> String {
+    let (_, attempt) = call(
+        c,
+        base,
+        "/signin",
+        None,
+        json!({"email": email, "password": "correct horse"}),
+    )
+    .await;
+    let code = Totp::default().generate(secret, now() + 30);
+    let (status, signed) = call(
+        c,
+        base,
+        "/signin/code",
+        None,
+        json!({"challenge": attempt["challenge"], "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}");
+    signed["token"].as_str().unwrap().to_owned()
+}
+
 /// A master key several nodes share, as NIDAN_MASTER_KEY (Base64 of 32 bytes).
 pub fn base64_key() -> String {
     let bytes = nidan_core::secrets::random_bytes::<32>().unwrap();
