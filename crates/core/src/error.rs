@@ -158,6 +158,10 @@ pub enum Error {
     /// A password-reset link that expired or was used.
     #[error("this password-reset link has expired or was already used; ask for a new one")]
     ResetLinkInvalid,
+    /// A conditional change in a unit of work found nothing to change (a
+    /// link already spent, a case already decided): nothing was changed.
+    #[error("this was already done or has expired")]
+    Conflict,
     /// Storage failed; details are logged, not shown.
     #[error("storage error: {0}")]
     Store(String),

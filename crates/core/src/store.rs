@@ -22,8 +22,202 @@ pub enum Claim {
     Exhausted,
 }
 
+/// One change in a unit of work ([`Store::apply`]): the domain lists what
+/// an operation changes, and the store makes it all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Sets or clears `two_sv_on_since`.
+    SetTwoSv {
+        /// The account.
+        account_id: String,
+        /// When 2SV was turned on; `None` turns it off.
+        on_since: Option<i64>,
+    },
+    /// Replaces the password hash.
+    SetPasswordHash {
+        /// The account.
+        account_id: String,
+        /// The new hash (PHC string).
+        hash: String,
+    },
+    /// Replaces the roles.
+    SetRoles {
+        /// The account.
+        account_id: String,
+        /// The roles.
+        roles: Vec<String>,
+    },
+    /// Clears the failure count, slow-down, pause and alert; with
+    /// `password_changed`, records a new password (see
+    /// [`Store::reset_guard`]).
+    ResetGuard {
+        /// The account.
+        account_id: String,
+        /// When the password changed, if it did.
+        password_changed: Option<i64>,
+    },
+    /// Makes methods active with these roles.
+    ActivateMethods {
+        /// The account.
+        account_id: String,
+        /// Method ids and roles.
+        roles: Vec<(String, MethodRole)>,
+    },
+    /// Marks a method's first code verified at `step`.
+    ConfirmMethod {
+        /// The method.
+        method_id: String,
+        /// When.
+        at: i64,
+        /// The step used (0 for phones).
+        step: i64,
+    },
+    /// Changes a method's role.
+    SetMethodRole {
+        /// The method.
+        method_id: String,
+        /// Its new role.
+        role: MethodRole,
+    },
+    /// Deletes one method.
+    DeleteMethod {
+        /// The method.
+        method_id: String,
+    },
+    /// Deletes the account's inactive (unfinished wizard) methods.
+    DeleteInactiveMethods {
+        /// The account.
+        account_id: String,
+    },
+    /// Deletes every method of the account.
+    DeleteAllMethods {
+        /// The account.
+        account_id: String,
+    },
+    /// Replaces the account's backup codes with these hashes.
+    ReplaceBackupCodes {
+        /// The account.
+        account_id: String,
+        /// The new hashes (none deletes them all).
+        hashes: Vec<String>,
+        /// When.
+        at: i64,
+    },
+    /// Completes an open sign-in attempt; the whole unit is refused
+    /// ([`crate::Error::Conflict`]) if it already was.
+    CompleteChallenge {
+        /// The attempt.
+        challenge_id: String,
+        /// When.
+        at: i64,
+    },
+    /// Inserts a session under the hash of its token.
+    InsertSession {
+        /// The session.
+        session: Session,
+        /// Its token's hash.
+        token_hash: String,
+    },
+    /// Ends one session.
+    DeleteSession {
+        /// The session.
+        session_id: String,
+    },
+    /// Ends every session of the account except `keep`.
+    DeleteSessionsExcept {
+        /// The account.
+        account_id: String,
+        /// The session to keep.
+        keep: Option<String>,
+    },
+    /// Records a fresh password entry in a session.
+    TouchSessionPassword {
+        /// The session.
+        session_id: String,
+        /// When.
+        at: i64,
+    },
+    /// Remembers a browser under the hash of its token.
+    InsertBrowser {
+        /// The browser.
+        browser: RememberedBrowser,
+        /// Its token's hash.
+        token_hash: String,
+    },
+    /// Forgets every remembered browser of the account.
+    DeleteBrowsers {
+        /// The account.
+        account_id: String,
+    },
+    /// Ends the account's sign-in attempts waiting for a code.
+    EndOpenChallenges {
+        /// The account.
+        account_id: String,
+        /// Now.
+        at: i64,
+    },
+    /// Stores an emailed link under the hash of its token.
+    InsertLink {
+        /// Its token's hash.
+        token_hash: String,
+        /// The account.
+        account_id: String,
+        /// What it is for.
+        purpose: LinkPurpose,
+        /// When.
+        at: i64,
+        /// When it stops working.
+        expires_at: i64,
+    },
+    /// Spends an unexpired, unused link of `purpose`; the whole unit is
+    /// refused ([`crate::Error::Conflict`]) unless it did.
+    SpendLink {
+        /// Its token's hash.
+        token_hash: String,
+        /// What it is for.
+        purpose: LinkPurpose,
+        /// Now.
+        now: i64,
+    },
+    /// Decides an open recovery case; the whole unit is refused
+    /// ([`crate::Error::Conflict`]) if it was not open.
+    DecideRecoveryCase {
+        /// The case.
+        case_id: String,
+        /// Approved or rejected.
+        status: CaseStatus,
+        /// The reason given.
+        reason: String,
+        /// Who decided.
+        by: String,
+        /// When.
+        at: i64,
+    },
+    /// Creates an account; the whole unit is refused
+    /// ([`crate::Error::Conflict`]) if the email is taken.
+    InsertAccount {
+        /// The account.
+        account: Account,
+    },
+    /// Spends an unexpired, unused sign-up link; the whole unit is refused
+    /// ([`crate::Error::Conflict`]) unless it did.
+    SpendSignUp {
+        /// Its token's hash.
+        token_hash: String,
+        /// Now.
+        now: i64,
+    },
+    /// Appends to the audit log.
+    Event(Event),
+}
+
 /// Persistence for the domain. All times are Unix seconds.
 pub trait Store: Send + Sync + 'static {
+    /// Applies `writes` in order as one transaction: all of them, or —
+    /// if any fails, or a conditional one ([`Write::SpendLink`],
+    /// [`Write::DecideRecoveryCase`]) changes nothing — none.
+    fn apply(&self, writes: Vec<Write>) -> impl Future<Output = Result<()>> + Send;
+
     /// Inserts an account; `Ok(false)` if the email is taken.
     fn insert_account(&self, account: &Account) -> impl Future<Output = Result<bool>> + Send;
     /// The account with this (lowercased) email.
@@ -359,9 +553,9 @@ pub trait Store: Send + Sync + 'static {
         at: i64,
         expires_at: i64,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Atomically spends an unexpired, unused link of this purpose; the
-    /// account id.
-    fn use_password_reset(
+    /// The account of an unexpired, unused link of this purpose (spent by
+    /// [`Write::SpendLink`]).
+    fn link_account(
         &self,
         token_hash: &str,
         purpose: LinkPurpose,
@@ -397,8 +591,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keeps a sign-up waiting for its address to be confirmed.
     fn insert_sign_up(&self, sign_up: &PendingSignUp) -> impl Future<Output = Result<()>> + Send;
-    /// Atomically spends an unexpired, unused sign-up link.
-    fn use_sign_up(
+    /// The unexpired, unused sign-up with this link (spent by
+    /// [`Write::SpendSignUp`]).
+    fn pending_sign_up(
         &self,
         token_hash: &str,
         now: i64,

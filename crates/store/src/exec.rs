@@ -106,6 +106,19 @@ pub(crate) fn bind<'q>(mut query: AnyQuery<'q>, params: &[Param<'_>]) -> AnyQuer
     query
 }
 
+/// Binds owned `params` in order to a sqlx query.
+pub(crate) fn bind_owned<'q>(mut query: AnyQuery<'q>, params: &[Owned]) -> AnyQuery<'q> {
+    for p in params {
+        query = match p {
+            Owned::Text(s) => query.bind(s.clone()),
+            Owned::Int(i) => query.bind(*i),
+            Owned::OptInt(o) => query.bind(*o),
+            Owned::OptText(o) => query.bind(o.clone()),
+        };
+    }
+    query
+}
+
 /// A record read from a row of either driver.
 pub(crate) trait FromRow: Sized {
     /// Reads the record.

@@ -10,6 +10,9 @@
 
 mod exec;
 pub mod testing;
+mod unit;
+
+pub use unit::Failpoint;
 
 use std::str::FromStr;
 
@@ -19,7 +22,7 @@ use nidan_core::model::{
     Method, MethodKind, MethodRole, OutboxMessage, PendingSignUp, RecoveryCase, RememberedBrowser,
     SentCode, Session,
 };
-use nidan_core::store::{Claim, Store};
+use nidan_core::store::{Claim, Store, Write};
 
 use exec::{FromRow, Param};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -50,6 +53,8 @@ pub struct SqlStore {
     /// PostgreSQL: audit events written in groups (see [`EventWriter`]).
     events: Option<EventWriter>,
     backend: Backend,
+    /// Makes a chosen write fail, for fault tests (disarmed otherwise).
+    failpoint: Failpoint,
 }
 
 /// An event waiting to be written, and who waits for it.
@@ -222,6 +227,7 @@ impl SqlStore {
             fast: None,
             events,
             backend,
+            failpoint: Failpoint::default(),
         };
         store.migrate().await?;
         if backend == Backend::Sqlite
@@ -231,6 +237,11 @@ impl SqlStore {
             store.fast = Some(std::sync::Arc::new(exec::Sqlite::open(&path, readers)?));
         }
         Ok(store)
+    }
+
+    /// The failpoint fault tests arm (see [`Failpoint`]).
+    pub fn failpoint(&self) -> &Failpoint {
+        &self.failpoint
     }
 
     /// Applies pending migrations for this backend.
@@ -423,6 +434,7 @@ impl SqlStore {
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<u64> {
+        self.failpoint.tick()?;
         query
             .execute(&self.writer)
             .await
@@ -434,6 +446,7 @@ impl SqlStore {
 impl SqlStore {
     /// A write on the backend's driver; the rows it changed.
     async fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
+        self.failpoint.tick()?;
         match &self.fast {
             Some(fast) => fast.execute(sql, params).await,
             None => exec::bind(sqlx::query(sql), params)
@@ -452,6 +465,9 @@ impl SqlStore {
         params: &[Param<'_>],
         limit: usize,
     ) -> Result<Vec<T>> {
+        if write {
+            self.failpoint.tick()?;
+        }
         match &self.fast {
             Some(fast) if write => fast.write_rows(sql, params, limit).await,
             Some(fast) => fast.read_rows(sql, params, limit),
@@ -544,19 +560,58 @@ impl FromRow for Count {
 }
 
 impl Store for SqlStore {
+    async fn apply(&self, writes: Vec<Write>) -> Result<()> {
+        let statements: Vec<unit::Stmt> = writes.iter().flat_map(unit::statements).collect();
+        if statements.is_empty() {
+            return Ok(());
+        }
+        if let Some(fast) = &self.fast {
+            let failpoint = self.failpoint.clone();
+            // One savepoint: every statement is kept, or none.
+            return fast
+                .write(move |conn| {
+                    for st in &statements {
+                        if let Err(e) = failpoint.tick() {
+                            return Ok((Err(e), false));
+                        }
+                        let changed = conn
+                            .prepare_cached(st.sql)
+                            .and_then(|mut q| {
+                                q.execute(rusqlite::params_from_iter(st.params.iter()))
+                            })
+                            .map_err(exec::sqlite)?;
+                        if st.must_change && changed == 0 {
+                            return Ok((Err(Error::Conflict), false));
+                        }
+                    }
+                    Ok((Ok(()), true))
+                })
+                .await?;
+        }
+        // A transaction dropped before its commit is rolled back.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for st in &statements {
+            self.failpoint.tick()?;
+            let done = exec::bind_owned(sqlx::query(st.sql), &st.params)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            if st.must_change && done.rows_affected() == 0 {
+                return Err(Error::Conflict);
+            }
+        }
+        tx.commit().await.map_err(db)
+    }
+
     async fn insert_account(&self, a: &Account) -> Result<bool> {
-        let affected = self.run(sqlx::query(
-            "INSERT INTO accounts (id, email, password_hash, roles, locale, two_sv_on_since, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
-        )
-        .bind(&a.id)
-        .bind(&a.email)
-        .bind(&a.password_hash)
-        .bind(a.roles.join(","))
-        .bind(&a.locale)
-        .bind(a.two_sv_on_since)
-        .bind(a.created_at)).await?;
-        Ok(affected == 1)
+        match self
+            .apply(vec![Write::InsertAccount { account: a.clone() }])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(Error::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
@@ -573,23 +628,19 @@ impl Store for SqlStore {
     }
 
     async fn set_password_hash(&self, account_id: &str, hash: &str) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
-                .bind(account_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::SetPasswordHash {
+            account_id: account_id.to_owned(),
+            hash: hash.to_owned(),
+        }])
+        .await
     }
 
     async fn set_two_sv(&self, account_id: &str, on_since: Option<i64>) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE accounts SET two_sv_on_since = $1 WHERE id = $2")
-                .bind(on_since)
-                .bind(account_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::SetTwoSv {
+            account_id: account_id.to_owned(),
+            on_since,
+        }])
+        .await
     }
 
     async fn set_locale(&self, account_id: &str, locale: &str) -> Result<()> {
@@ -633,14 +684,12 @@ impl Store for SqlStore {
     }
 
     async fn confirm_method(&self, method_id: &str, at: i64, step: i64) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE methods SET confirmed_at = $1, last_step = $2 WHERE id = $3")
-                .bind(at)
-                .bind(step)
-                .bind(method_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::ConfirmMethod {
+            method_id: method_id.to_owned(),
+            at,
+            step,
+        }])
+        .await
     }
 
     async fn activate_methods(
@@ -648,29 +697,19 @@ impl Store for SqlStore {
         account_id: &str,
         roles: &[(String, MethodRole)],
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        for (id, role) in roles {
-            sqlx::query(
-                "UPDATE methods SET active = 1, role = $1 WHERE id = $2 AND account_id = $3",
-            )
-            .bind(role.as_str())
-            .bind(id)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        self.apply(vec![Write::ActivateMethods {
+            account_id: account_id.to_owned(),
+            roles: roles.to_vec(),
+        }])
+        .await
     }
 
     async fn set_method_role(&self, method_id: &str, role: MethodRole) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE methods SET role = $1 WHERE id = $2")
-                .bind(role.as_str())
-                .bind(method_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::SetMethodRole {
+            method_id: method_id.to_owned(),
+            role,
+        }])
+        .await
     }
 
     async fn rename_method(&self, method_id: &str, name: &str) -> Result<()> {
@@ -684,24 +723,24 @@ impl Store for SqlStore {
     }
 
     async fn delete_method(&self, method_id: &str) -> Result<()> {
-        self.run(sqlx::query("DELETE FROM methods WHERE id = $1").bind(method_id))
-            .await?;
-        Ok(())
+        self.apply(vec![Write::DeleteMethod {
+            method_id: method_id.to_owned(),
+        }])
+        .await
     }
 
     async fn delete_inactive_methods(&self, account_id: &str) -> Result<()> {
-        self.run(
-            sqlx::query("DELETE FROM methods WHERE account_id = $1 AND active = 0")
-                .bind(account_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::DeleteInactiveMethods {
+            account_id: account_id.to_owned(),
+        }])
+        .await
     }
 
     async fn delete_all_methods(&self, account_id: &str) -> Result<()> {
-        self.run(sqlx::query("DELETE FROM methods WHERE account_id = $1").bind(account_id))
-            .await?;
-        Ok(())
+        self.apply(vec![Write::DeleteAllMethods {
+            account_id: account_id.to_owned(),
+        }])
+        .await
     }
 
     async fn advance_last_step(&self, method_id: &str, step: i64) -> Result<bool> {
@@ -720,24 +759,12 @@ impl Store for SqlStore {
         hashes: &[String],
         at: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query("DELETE FROM backup_codes WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        for hash in hashes {
-            sqlx::query(
-                "INSERT INTO backup_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(account_id)
-            .bind(hash)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        self.apply(vec![Write::ReplaceBackupCodes {
+            account_id: account_id.to_owned(),
+            hashes: hashes.to_vec(),
+            at,
+        }])
+        .await
     }
 
     async fn use_backup_code(&self, account_id: &str, hash: &str, at: i64) -> Result<bool> {
@@ -816,32 +843,25 @@ impl Store for SqlStore {
     }
 
     async fn complete_challenge(&self, challenge_id: &str, at: i64) -> Result<bool> {
-        let affected = self
-            .exec(
-                "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL",
-                &[Param::Int(at), Param::Text(challenge_id)],
-            )
-            .await?;
-        Ok(affected == 1)
+        match self
+            .apply(vec![Write::CompleteChallenge {
+                challenge_id: challenge_id.to_owned(),
+                at,
+            }])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(Error::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn insert_session(&self, s: &Session, token_hash: &str) -> Result<()> {
-        self.exec(
-            "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, password_at, keep_signed_in, two_step_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                Param::Text(&s.id),
-                Param::Text(token_hash),
-                Param::Text(&s.account_id),
-                Param::Int(s.created_at),
-                Param::Int(s.expires_at),
-                Param::Int(s.password_at),
-                Param::Int(i64::from(s.keep_signed_in)),
-                Param::OptInt(s.two_step_at),
-            ],
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::InsertSession {
+            session: s.clone(),
+            token_hash: token_hash.to_owned(),
+        }])
+        .await
     }
 
     async fn session_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Session>> {
@@ -854,44 +874,34 @@ impl Store for SqlStore {
     }
 
     async fn touch_session_password(&self, session_id: &str, at: i64) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE sessions SET password_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(session_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::TouchSessionPassword {
+            session_id: session_id.to_owned(),
+            at,
+        }])
+        .await
     }
 
     async fn delete_session(&self, session_id: &str) -> Result<()> {
-        self.run(sqlx::query("DELETE FROM sessions WHERE id = $1").bind(session_id))
-            .await?;
-        Ok(())
+        self.apply(vec![Write::DeleteSession {
+            session_id: session_id.to_owned(),
+        }])
+        .await
     }
 
     async fn delete_sessions_except(&self, account_id: &str, keep: Option<&str>) -> Result<()> {
-        self.run(
-            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id <> $2")
-                .bind(account_id)
-                .bind(keep.unwrap_or("")),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::DeleteSessionsExcept {
+            account_id: account_id.to_owned(),
+            keep: keep.map(str::to_owned),
+        }])
+        .await
     }
 
     async fn insert_browser(&self, b: &RememberedBrowser, token_hash: &str) -> Result<()> {
-        self.run(sqlx::query(
-            "INSERT INTO remembered_browsers (id, token_hash, account_id, label, created_at, last_used_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&b.id)
-        .bind(token_hash)
-        .bind(&b.account_id)
-        .bind(&b.label)
-        .bind(b.created_at)
-        .bind(b.last_used_at)
-        .bind(b.expires_at)).await?;
-        Ok(())
+        self.apply(vec![Write::InsertBrowser {
+            browser: b.clone(),
+            token_hash: token_hash.to_owned(),
+        }])
+        .await
     }
 
     async fn use_browser(
@@ -934,11 +944,10 @@ impl Store for SqlStore {
     }
 
     async fn delete_browsers(&self, account_id: &str) -> Result<()> {
-        self.run(
-            sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1").bind(account_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::DeleteBrowsers {
+            account_id: account_id.to_owned(),
+        }])
+        .await
     }
 
     async fn end_open_challenges(&self, account_id: &str, at: i64) -> Result<u64> {
@@ -1116,13 +1125,11 @@ impl Store for SqlStore {
     }
 
     async fn set_roles(&self, account_id: &str, roles: &[String]) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE accounts SET roles = $1 WHERE id = $2")
-                .bind(roles.join(","))
-                .bind(account_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::SetRoles {
+            account_id: account_id.to_owned(),
+            roles: roles.to_vec(),
+        }])
+        .await
     }
 
     async fn claim_code_check(
@@ -1263,17 +1270,11 @@ impl Store for SqlStore {
     }
 
     async fn reset_guard(&self, account_id: &str, password_changed: Option<i64>) -> Result<()> {
-        self.run(
-            sqlx::query(
-                "UPDATE accounts SET code_failures = 0, code_retry_at = NULL, codes_paused_at = NULL,
-                 abuse_alerted_at = NULL, password_changed_at = COALESCE($1, password_changed_at)
-                 WHERE id = $2",
-            )
-            .bind(password_changed)
-            .bind(account_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::ResetGuard {
+            account_id: account_id.to_owned(),
+            password_changed,
+        }])
+        .await
     }
 
     async fn unfinished_challenges(
@@ -1372,20 +1373,20 @@ impl Store for SqlStore {
         by: &str,
         at: i64,
     ) -> Result<bool> {
-        let affected = self
-            .run(
-                sqlx::query(
-                    "UPDATE recovery_cases SET status = $1, reason = $2, decided_by = $3, decided_at = $4
-                     WHERE id = $5 AND status = 'open'",
-                )
-                .bind(status.as_str())
-                .bind(reason)
-                .bind(by)
-                .bind(at)
-                .bind(case_id),
-            )
-            .await?;
-        Ok(affected == 1)
+        let decided = self
+            .apply(vec![Write::DecideRecoveryCase {
+                case_id: case_id.to_owned(),
+                status,
+                reason: reason.to_owned(),
+                by: by.to_owned(),
+                at,
+            }])
+            .await;
+        match decided {
+            Ok(()) => Ok(true),
+            Err(Error::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn purge_recovery_documents(&self, decided_before: i64, at: i64) -> Result<u64> {
@@ -1408,34 +1409,30 @@ impl Store for SqlStore {
         at: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.run(
-            sqlx::query(
-                "INSERT INTO password_resets (token_hash, account_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(token_hash)
-            .bind(account_id)
-            .bind(purpose.as_str())
-            .bind(at)
-            .bind(expires_at),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::InsertLink {
+            token_hash: token_hash.to_owned(),
+            account_id: account_id.to_owned(),
+            purpose,
+            at,
+            expires_at,
+        }])
+        .await
     }
 
-    async fn use_password_reset(
+    async fn link_account(
         &self,
         token_hash: &str,
         purpose: LinkPurpose,
         now: i64,
     ) -> Result<Option<String>> {
         let row = sqlx::query(
-            "UPDATE password_resets SET used_at = $1
-             WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
+            "SELECT account_id FROM password_resets
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
         )
-        .bind(now)
         .bind(token_hash)
         .bind(purpose.as_str())
-        .fetch_optional(&self.writer)
+        .bind(now)
+        .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
         row.map(|r| r.try_get("account_id").map_err(db)).transpose()
@@ -1515,15 +1512,14 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn use_sign_up(&self, token_hash: &str, now: i64) -> Result<Option<PendingSignUp>> {
+    async fn pending_sign_up(&self, token_hash: &str, now: i64) -> Result<Option<PendingSignUp>> {
         let row = sqlx::query(
-            "UPDATE sign_ups SET used_at = $1
-             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-             RETURNING token_hash, email, password_hash, locale, created_at, expires_at",
+            "SELECT token_hash, email, password_hash, locale, created_at, expires_at FROM sign_ups
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
-        .bind(now)
         .bind(token_hash)
-        .fetch_optional(&self.writer)
+        .bind(now)
+        .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
         row.map(|r| {

@@ -10,7 +10,7 @@ use super::notices::Notice;
 use super::recovery::document_context;
 use crate::error::{Error, Result};
 use crate::model::{Account, CaseStatus, Event, EventFilter, Method, Origin, RecoveryCase};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// Who is acting.
 #[derive(Debug, Clone)]
@@ -74,19 +74,31 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
         detail: &str,
     ) -> Result<()> {
+        let writes = self.staff_events(actor, account_id, kind, origin, detail)?;
+        self.store.apply(writes).await
+    }
+
+    /// A staff action's events: on the account's log and on the admin's.
+    fn staff_events(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        kind: &str,
+        origin: &Origin,
+        detail: &str,
+    ) -> Result<Vec<Write>> {
         let detail = if detail.is_empty() {
             format!("by {}", actor.name())
         } else {
             format!("{detail} (by {})", actor.name())
         };
-        self.record(Some(account_id), kind, origin, &detail).await?;
+        let mut writes = vec![self.event(Some(account_id), kind, origin, &detail)?];
         if let Some(admin) = actor.account_id()
             && admin != account_id
         {
-            self.record(Some(admin), &format!("staff_{kind}"), origin, &detail)
-                .await?;
+            writes.push(self.event(Some(admin), &format!("staff_{kind}"), origin, &detail)?);
         }
-        Ok(())
+        Ok(writes)
     }
 
     /// Recovery cases with this status, open ones oldest first.
@@ -143,16 +155,30 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<RecoveryCase> {
         let case = self.recovery_case(actor, case_id).await?;
-        if !self
-            .store
-            .decide_recovery_case(case_id, CaseStatus::Approved, "", &actor.name(), self.now())
-            .await?
-        {
-            return Err(Error::CaseDecided);
+        let mut writes = vec![Write::DecideRecoveryCase {
+            case_id: case_id.to_owned(),
+            status: CaseStatus::Approved,
+            reason: String::new(),
+            by: actor.name(),
+            at: self.now(),
+        }];
+        writes.extend(self.stripped(&case.account_id));
+        writes.extend(self.staff_events(
+            actor,
+            &case.account_id,
+            "recovery_approved",
+            origin,
+            "",
+        )?);
+        match self.store.apply(writes).await {
+            Err(Error::Conflict) => return Err(Error::CaseDecided),
+            other => other?,
         }
-        let account = self.strip_second_steps(&case.account_id).await?;
-        self.record_staff(actor, &account.id, "recovery_approved", origin, "")
-            .await?;
+        let account = self
+            .store
+            .account_by_id(&case.account_id)
+            .await?
+            .ok_or(Error::NoSuchAccount)?;
         self.notify(&account, Notice::RecoveryApproved, "", origin)
             .await;
         self.purge_recovery_documents().await?;
@@ -172,26 +198,29 @@ impl<S: Store> Nidan<S> {
             return Err(Error::ReasonRequired);
         }
         let case = self.recovery_case(actor, case_id).await?;
-        if !self
-            .store
-            .decide_recovery_case(
-                case_id,
-                CaseStatus::Rejected,
-                reason,
-                &actor.name(),
-                self.now(),
-            )
-            .await?
-        {
-            return Err(Error::CaseDecided);
-        }
         let account = self
             .store
             .account_by_id(&case.account_id)
             .await?
             .ok_or(Error::NoSuchAccount)?;
-        self.record_staff(actor, &account.id, "recovery_rejected", origin, reason)
-            .await?;
+        let mut writes = vec![Write::DecideRecoveryCase {
+            case_id: case_id.to_owned(),
+            status: CaseStatus::Rejected,
+            reason: reason.to_owned(),
+            by: actor.name(),
+            at: self.now(),
+        }];
+        writes.extend(self.staff_events(
+            actor,
+            &account.id,
+            "recovery_rejected",
+            origin,
+            reason,
+        )?);
+        match self.store.apply(writes).await {
+            Err(Error::Conflict) => return Err(Error::CaseDecided),
+            other => other?,
+        }
         self.notify(&account, Notice::RecoveryRejected, reason, origin)
             .await;
         self.purge_recovery_documents().await?;
@@ -207,21 +236,19 @@ impl<S: Store> Nidan<S> {
             .await
     }
 
-    /// 2SV off with everything that belongs to it, sessions ended and the
-    /// lockout cleared; the account as it is now.
-    async fn strip_second_steps(&self, account_id: &str) -> Result<Account> {
-        self.store.set_two_sv(account_id, None).await?;
-        self.store.delete_all_methods(account_id).await?;
-        self.store
-            .replace_backup_codes(account_id, &[], self.now())
-            .await?;
-        self.store.delete_browsers(account_id).await?;
-        self.store.delete_sessions_except(account_id, None).await?;
-        self.store.reset_guard(account_id, None).await?;
-        self.store
-            .account_by_id(account_id)
-            .await?
-            .ok_or(Error::NoSuchAccount)
+    /// The writes that turn 2SV off with everything that belongs to it,
+    /// end every session and clear the lockout.
+    fn stripped(&self, account_id: &str) -> Vec<Write> {
+        let mut writes = self.second_steps_removed(account_id);
+        writes.push(Write::DeleteSessionsExcept {
+            account_id: account_id.to_owned(),
+            keep: None,
+        });
+        writes.push(Write::ResetGuard {
+            account_id: account_id.to_owned(),
+            password_changed: None,
+        });
+        writes
     }
 
     /// Accounts whose email contains `query`.
@@ -263,9 +290,12 @@ impl<S: Store> Nidan<S> {
     /// Clears the lockout and the abuse pause of an account.
     pub async fn unlock(&self, actor: &Actor, account_id: &str, origin: &Origin) -> Result<()> {
         let file = self.user_file(actor, account_id).await?;
-        self.store.reset_guard(account_id, None).await?;
-        self.record_staff(actor, account_id, "unlocked", origin, "")
-            .await?;
+        let mut writes = vec![Write::ResetGuard {
+            account_id: account_id.to_owned(),
+            password_changed: None,
+        }];
+        writes.extend(self.staff_events(actor, account_id, "unlocked", origin, "")?);
+        self.store.apply(writes).await?;
         self.notify(
             &file.account,
             Notice::StaffChange,
@@ -287,9 +317,14 @@ impl<S: Store> Nidan<S> {
         if file.account.two_sv_on_since.is_none() {
             return Err(Error::NotOn);
         }
-        let account = self.strip_second_steps(account_id).await?;
-        self.record_staff(actor, account_id, "two_sv_off_by_staff", origin, "")
-            .await?;
+        let mut writes = self.stripped(account_id);
+        writes.extend(self.staff_events(actor, account_id, "two_sv_off_by_staff", origin, "")?);
+        self.store.apply(writes).await?;
+        let account = self
+            .store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(Error::NoSuchAccount)?;
         self.notify(
             &account,
             Notice::StaffChange,
@@ -325,9 +360,18 @@ impl<S: Store> Nidan<S> {
         }
         clean.sort();
         clean.dedup();
-        self.store.set_roles(account_id, &clean).await?;
-        self.record_staff(actor, account_id, "roles_changed", origin, &clean.join(","))
-            .await?;
+        let mut writes = vec![Write::SetRoles {
+            account_id: account_id.to_owned(),
+            roles: clean.clone(),
+        }];
+        writes.extend(self.staff_events(
+            actor,
+            account_id,
+            "roles_changed",
+            origin,
+            &clean.join(","),
+        )?);
+        self.store.apply(writes).await?;
         Ok(clean)
     }
 

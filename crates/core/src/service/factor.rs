@@ -60,6 +60,12 @@ pub enum Accepted {
         /// Unused codes remaining.
         left: i64,
     },
+    /// The first code of a method being set up, at this TOTP step (0 for
+    /// a phone); the caller confirms the method with the rest of its change.
+    FirstCode {
+        /// The step to record as used.
+        step: i64,
+    },
 }
 
 /// Why a well-formed code was not accepted.
@@ -208,12 +214,9 @@ impl<S: Store> Nidan<S> {
                 let Ok(step) = Totp::default().verify(&secret, typed, now, window) else {
                     return Ok(Err(Refused::Wrong));
                 };
-                // The step just used cannot be replayed at the next sign-in.
-                let step = i64::try_from(step.0).unwrap_or(i64::MAX);
-                self.store
-                    .confirm_method(&method.id, self.now(), step)
-                    .await?;
-                Ok(Ok(Accepted::App(method.name.clone())))
+                Ok(Ok(Accepted::FirstCode {
+                    step: i64::try_from(step.0).unwrap_or(i64::MAX),
+                }))
             }
             Purpose::ConfirmPhone(method) => {
                 let code = CodeFormat::default()
@@ -230,8 +233,7 @@ impl<S: Store> Nidan<S> {
                 if !spent {
                     return Ok(Err(Refused::Wrong));
                 }
-                self.store.confirm_method(&method.id, self.now(), 0).await?;
-                Ok(Ok(Accepted::Phone))
+                Ok(Ok(Accepted::FirstCode { step: 0 }))
             }
         }
     }

@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::model::{Event, Origin};
 use crate::policy::Policy;
 use crate::secrets::{MasterKey, PasswordHasher, new_id};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// The domain service over a store.
 pub struct Nidan<S> {
@@ -114,20 +114,33 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
         detail: &str,
     ) -> Result<()> {
+        match self.event(account_id, kind, origin, detail)? {
+            Write::Event(event) => self.store.insert_event(&event).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// A security event as one write of a unit of work, so the change and
+    /// its record in the audit log are stored together or not at all.
+    fn event(
+        &self,
+        account_id: Option<&str>,
+        kind: &str,
+        origin: &Origin,
+        detail: &str,
+    ) -> Result<Write> {
         // Every security event is also a Prometheus counter by kind (a
         // fixed set of names), for `/metrics`; a no-op without a recorder.
         metrics::counter!("nidan_events_total", "kind" => kind.to_owned()).increment(1);
-        self.store
-            .insert_event(&Event {
-                id: new_id()?,
-                account_id: account_id.map(str::to_owned),
-                kind: kind.to_owned(),
-                at: self.now(),
-                ip: origin.ip.clone(),
-                user_agent: origin.user_agent.clone(),
-                detail: detail.to_owned(),
-            })
-            .await
+        Ok(Write::Event(Event {
+            id: new_id()?,
+            account_id: account_id.map(str::to_owned),
+            kind: kind.to_owned(),
+            at: self.now(),
+            ip: origin.ip.clone(),
+            user_agent: origin.user_agent.clone(),
+            detail: detail.to_owned(),
+        }))
     }
 }
 

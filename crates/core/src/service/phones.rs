@@ -5,7 +5,7 @@
 //! minutes, stored only as a keyed hash, and the last three sent for an
 //! attempt stay valid so a resend never invalidates what someone is typing.
 
-use super::factor::Purpose;
+use super::factor::{Accepted, Purpose};
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::delivery::{DeliveryError, sms_text, voice_script};
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::{Account, Method, MethodKind, MethodRole, Origin, SentCode};
 use crate::phone::PhoneNumber;
 use crate::secrets::{new_id, random_bytes};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// A phone waiting for its first code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,14 +117,29 @@ impl<S: Store> Nidan<S> {
                 !m.active && m.confirmed_at.is_none() && m.phone.is_some()
             })
             .await?;
-        self.counted_check(account, Purpose::ConfirmPhone(&method), code, origin)
-            .await?;
-        if account.two_sv_on_since.is_some() {
-            self.store
-                .activate_methods(&account.id, &[(method.id.clone(), MethodRole::Backup)])
-                .await?;
-            self.record(Some(&account.id), "method_added", origin, &method.name)
-                .await?;
+        let Accepted::FirstCode { step } = self
+            .counted_check(account, Purpose::ConfirmPhone(&method), code, origin)
+            .await?
+        else {
+            return Err(Error::NoSuchMethod);
+        };
+        // The step just used cannot be replayed at the next sign-in. With
+        // 2SV on, the method is in use at once (§2.3), in the same unit.
+        let mut writes = vec![Write::ConfirmMethod {
+            method_id: method.id.clone(),
+            at: self.now(),
+            step,
+        }];
+        let on = account.two_sv_on_since.is_some();
+        if on {
+            writes.push(Write::ActivateMethods {
+                account_id: account.id.clone(),
+                roles: vec![(method.id.clone(), MethodRole::Backup)],
+            });
+            writes.push(self.event(Some(&account.id), "method_added", origin, &method.name)?);
+        }
+        self.store.apply(writes).await?;
+        if on {
             self.notify(account, Notice::MethodAdded, &method.name, origin)
                 .await;
         }

@@ -9,7 +9,7 @@ use super::signin::{check_password_length, normalize_email};
 use crate::error::{Error, Result};
 use crate::model::{Account, LinkPurpose, Origin};
 use crate::secrets::{new_token, token_hash};
-use crate::store::Store;
+use crate::store::{Store, Write};
 use zeroize::Zeroizing;
 
 /// Reset links emailed per account per hour; more are silently dropped.
@@ -58,15 +58,25 @@ impl<S: Store> Nidan<S> {
     /// pause are cleared.
     pub async fn reset_password(&self, token: &str, new: &str, origin: &Origin) -> Result<()> {
         check_password_length(new)?;
-        let account = self.spend_link(token, LinkPurpose::Reset).await?;
+        let (account, spend) = self.link_to_spend(token, LinkPurpose::Reset).await?;
         let hash = self.hasher.hash(new).await?;
-        self.store.set_password_hash(&account.id, &hash).await?;
-        self.sign_out_everywhere(&account).await?;
-        self.store
-            .reset_guard(&account.id, Some(self.now()))
-            .await?;
-        self.record(Some(&account.id), "password_reset", origin, "")
-            .await?;
+        let mut writes = vec![
+            spend,
+            Write::SetPasswordHash {
+                account_id: account.id.clone(),
+                hash,
+            },
+            Write::ResetGuard {
+                account_id: account.id.clone(),
+                password_changed: Some(self.now()),
+            },
+            self.event(Some(&account.id), "password_reset", origin, "")?,
+        ];
+        writes.extend(self.everywhere_else(&account.id, None));
+        match self.store.apply(writes).await {
+            Err(Error::Conflict) => return Err(Error::ResetLinkInvalid),
+            other => other?,
+        }
         self.notify(&account, Notice::PasswordReset, "", origin)
             .await;
         Ok(())
@@ -88,23 +98,47 @@ impl<S: Store> Nidan<S> {
     /// every session, forgets every remembered browser, and opens a
     /// password reset (1 hour) for the owner, whose token is returned.
     pub async fn not_me(&self, token: &str, origin: &Origin) -> Result<Zeroizing<String>> {
-        let account = self.spend_link(token, LinkPurpose::NotMe).await?;
-        self.sign_out_everywhere(&account).await?;
-        let reset = self
-            .issue_link(
-                &account,
-                LinkPurpose::Reset,
-                self.policy.password_reset_minutes * 60,
-            )
-            .await?;
-        self.record(
-            Some(&account.id),
-            "not_me",
-            origin,
-            "signed out everywhere, remembered browsers forgotten",
-        )
-        .await?;
-        Ok(reset)
+        let (account, spend) = self.link_to_spend(token, LinkPurpose::NotMe).await?;
+        let (reset, issue) = self.new_link(
+            &account,
+            LinkPurpose::Reset,
+            self.policy.password_reset_minutes * 60,
+        )?;
+        let mut writes = vec![
+            spend,
+            issue,
+            self.event(
+                Some(&account.id),
+                "not_me",
+                origin,
+                "signed out everywhere, remembered browsers forgotten",
+            )?,
+        ];
+        writes.extend(self.everywhere_else(&account.id, None));
+        match self.store.apply(writes).await {
+            Err(Error::Conflict) => Err(Error::ResetLinkInvalid),
+            other => other.map(|()| reset),
+        }
+    }
+
+    /// A new emailed link for `account`, valid `seconds`: its token and the
+    /// write that stores it.
+    fn new_link(
+        &self,
+        account: &Account,
+        purpose: LinkPurpose,
+        seconds: i64,
+    ) -> Result<(Zeroizing<String>, Write)> {
+        let token = new_token()?;
+        let now = self.now();
+        let write = Write::InsertLink {
+            token_hash: token_hash(&token),
+            account_id: account.id.clone(),
+            purpose,
+            at: now,
+            expires_at: now + seconds,
+        };
+        Ok((token, write))
     }
 
     /// Stores a new emailed link for `account`, valid `seconds`; its token.
@@ -114,42 +148,51 @@ impl<S: Store> Nidan<S> {
         purpose: LinkPurpose,
         seconds: i64,
     ) -> Result<Zeroizing<String>> {
-        let token = new_token()?;
-        let now = self.now();
-        self.store
-            .insert_password_reset(
-                &token_hash(&token),
-                &account.id,
-                purpose,
-                now,
-                now + seconds,
-            )
-            .await?;
+        let (token, write) = self.new_link(account, purpose, seconds)?;
+        self.store.apply(vec![write]).await?;
         Ok(token)
     }
 
-    /// Spends an emailed link of `purpose` (once, unexpired); its account.
-    async fn spend_link(&self, token: &str, purpose: LinkPurpose) -> Result<Account> {
+    /// The account of an unexpired, unused emailed link of `purpose`, and
+    /// the write that spends it (once: a unit holding it is refused with
+    /// [`Error::Conflict`] if another spent it first).
+    async fn link_to_spend(&self, token: &str, purpose: LinkPurpose) -> Result<(Account, Write)> {
+        let hash = token_hash(token);
         let account_id = self
             .store
-            .use_password_reset(&token_hash(token), purpose, self.now())
+            .link_account(&hash, purpose, self.now())
             .await?
             .ok_or(Error::ResetLinkInvalid)?;
-        self.store
+        let account = self
+            .store
             .account_by_id(&account_id)
             .await?
-            .ok_or(Error::ResetLinkInvalid)
+            .ok_or(Error::ResetLinkInvalid)?;
+        let spend = Write::SpendLink {
+            token_hash: hash,
+            purpose,
+            now: self.now(),
+        };
+        Ok((account, spend))
     }
 
-    /// Ends every session of `account`, forgets its remembered browsers and
-    /// ends its sign-in attempts waiting for a code (someone who knew the
-    /// password must not finish one after the owner acted).
-    async fn sign_out_everywhere(&self, account: &Account) -> Result<()> {
-        self.store.delete_sessions_except(&account.id, None).await?;
-        self.store.delete_browsers(&account.id).await?;
-        self.store
-            .end_open_challenges(&account.id, self.now())
-            .await?;
-        Ok(())
+    /// The writes that end every session of `account_id` but `keep`,
+    /// forget its remembered browsers and end its sign-in attempts waiting
+    /// for a code (someone who knew the password must not finish one after
+    /// the owner acted).
+    pub(crate) fn everywhere_else(&self, account_id: &str, keep: Option<&str>) -> Vec<Write> {
+        vec![
+            Write::DeleteSessionsExcept {
+                account_id: account_id.to_owned(),
+                keep: keep.map(str::to_owned),
+            },
+            Write::DeleteBrowsers {
+                account_id: account_id.to_owned(),
+            },
+            Write::EndOpenChallenges {
+                account_id: account_id.to_owned(),
+                at: self.now(),
+            },
+        ]
     }
 }

@@ -9,7 +9,7 @@ use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
 use crate::model::{Account, Event, Method, MethodRole, Origin, RememberedBrowser};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// Everything the settings page shows.
 #[derive(Debug)]
@@ -78,18 +78,21 @@ impl<S: Store> Nidan<S> {
         if active.len() <= 1 {
             return Err(Error::LastMethod);
         }
-        self.store.delete_method(&method.id).await?;
+        let mut writes = vec![Write::DeleteMethod {
+            method_id: method.id.clone(),
+        }];
         let successor = active
             .iter()
             .filter(|m| m.id != method.id)
             .min_by_key(|m| m.created_at);
         if let (MethodRole::Primary, Some(next)) = (method.role, successor) {
-            self.store
-                .set_method_role(&next.id, MethodRole::Primary)
-                .await?;
+            writes.push(Write::SetMethodRole {
+                method_id: next.id.clone(),
+                role: MethodRole::Primary,
+            });
         }
-        self.record(Some(&account.id), "method_removed", origin, &method.name)
-            .await?;
+        writes.push(self.event(Some(&account.id), "method_removed", origin, &method.name)?);
+        self.store.apply(writes).await?;
         self.notify(account, Notice::MethodRemoved, &method.name, origin)
             .await;
         Ok(())
@@ -123,19 +126,20 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<()> {
         let (method, active) = self.active_method(account, method_id).await?;
-        for m in active
+        let mut writes: Vec<Write> = active
             .iter()
             .filter(|m| m.role == MethodRole::Primary && m.id != method.id)
-        {
-            self.store
-                .set_method_role(&m.id, MethodRole::Backup)
-                .await?;
-        }
-        self.store
-            .set_method_role(&method.id, MethodRole::Primary)
-            .await?;
-        self.record(Some(&account.id), "primary_changed", origin, &method.name)
-            .await
+            .map(|m| Write::SetMethodRole {
+                method_id: m.id.clone(),
+                role: MethodRole::Backup,
+            })
+            .collect();
+        writes.push(Write::SetMethodRole {
+            method_id: method.id.clone(),
+            role: MethodRole::Primary,
+        });
+        writes.push(self.event(Some(&account.id), "primary_changed", origin, &method.name)?);
+        self.store.apply(writes).await
     }
 
     /// New backup codes, shown once; the old ones stop working.
@@ -147,8 +151,16 @@ impl<S: Store> Nidan<S> {
         if account.two_sv_on_since.is_none() {
             return Err(Error::NotOn);
         }
-        let codes = self.issue_backup_codes(account).await?;
-        self.record(Some(&account.id), "backup_codes_regenerated", origin, "")
+        let (codes, hashes) = self.new_backup_codes(account)?;
+        self.store
+            .apply(vec![
+                Write::ReplaceBackupCodes {
+                    account_id: account.id.clone(),
+                    hashes,
+                    at: self.now(),
+                },
+                self.event(Some(&account.id), "backup_codes_regenerated", origin, "")?,
+            ])
             .await?;
         Ok(codes)
     }
@@ -161,16 +173,33 @@ impl<S: Store> Nidan<S> {
         }
         self.counted_check(account, Purpose::TurnOff, code, origin)
             .await?;
-        self.store.set_two_sv(&account.id, None).await?;
-        self.store.delete_all_methods(&account.id).await?;
-        self.store
-            .replace_backup_codes(&account.id, &[], self.now())
-            .await?;
-        self.store.delete_browsers(&account.id).await?;
-        self.record(Some(&account.id), "two_sv_off", origin, "")
-            .await?;
+        let mut writes = self.second_steps_removed(&account.id);
+        writes.push(self.event(Some(&account.id), "two_sv_off", origin, "")?);
+        self.store.apply(writes).await?;
         self.notify(account, Notice::TwoStepOff, "", origin).await;
         Ok(())
+    }
+
+    /// The writes that turn 2SV off with everything that belongs to it:
+    /// methods, backup codes and remembered browsers.
+    pub(crate) fn second_steps_removed(&self, account_id: &str) -> Vec<Write> {
+        vec![
+            Write::SetTwoSv {
+                account_id: account_id.to_owned(),
+                on_since: None,
+            },
+            Write::DeleteAllMethods {
+                account_id: account_id.to_owned(),
+            },
+            Write::ReplaceBackupCodes {
+                account_id: account_id.to_owned(),
+                hashes: Vec::new(),
+                at: self.now(),
+            },
+            Write::DeleteBrowsers {
+                account_id: account_id.to_owned(),
+            },
+        ]
     }
 
     /// Forgets one remembered browser.

@@ -17,7 +17,7 @@ use crate::model::{
     Account, Challenge, MethodKind, MethodRole, Origin, RememberedBrowser, Session,
 };
 use crate::secrets::{new_id, new_token, token_hash};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// A new session: the token goes in a cookie or an `Authorization` header.
 #[derive(Debug)]
@@ -146,7 +146,7 @@ impl<S: Store> Nidan<S> {
     ) -> Result<PasswordStep> {
         if account.two_sv_on_since.is_none() {
             return self
-                .start_session(&account, keep_signed_in, false, None, origin)
+                .start_session(&account, keep_signed_in, false, Vec::new(), origin)
                 .await
                 .map(PasswordStep::SignedIn);
         }
@@ -159,21 +159,18 @@ impl<S: Store> Nidan<S> {
             None => None,
         };
         if let Some(browser) = browser {
-            {
-                self.record(
-                    Some(&account.id),
-                    "remembered_browser_used",
-                    origin,
-                    &browser.label,
-                )
-                .await?;
-                // The browser was remembered at a code step: it is the
-                // second step.
-                return self
-                    .start_session(&account, keep_signed_in, true, None, origin)
-                    .await
-                    .map(PasswordStep::SignedIn);
-            }
+            // The browser was remembered at a code step: it is the second
+            // step.
+            let used = self.event(
+                Some(&account.id),
+                "remembered_browser_used",
+                origin,
+                &browser.label,
+            )?;
+            return self
+                .start_session(&account, keep_signed_in, true, vec![used], origin)
+                .await
+                .map(PasswordStep::SignedIn);
         }
         let token = new_token()?;
         let challenge = Challenge {
@@ -345,38 +342,62 @@ impl<S: Store> Nidan<S> {
         let accepted = self
             .counted_check(&account, Purpose::SignIn(&challenge.id), code, origin)
             .await?;
-        if !self
-            .store
-            .complete_challenge(&challenge.id, self.now())
-            .await?
-        {
-            return Err(Error::ChallengeExpired);
-        }
+        // The attempt ends, the session starts (and the browser is
+        // remembered, if asked) in one unit: all of it, or none.
         let (kind, detail) = match &accepted {
-            Accepted::App(name) => ("code_accepted", name.clone()),
-            Accepted::Phone => ("code_accepted", "phone".to_owned()),
             Accepted::BackupCode { left } => ("backup_code_used", format!("{left} left")),
+            Accepted::App(name) => ("code_accepted", name.clone()),
+            Accepted::Phone | Accepted::FirstCode { .. } => ("code_accepted", "phone".to_owned()),
         };
-        self.record(Some(&account.id), kind, origin, &detail)
-            .await?;
+        let mut writes = vec![
+            Write::CompleteChallenge {
+                challenge_id: challenge.id.clone(),
+                at: self.now(),
+            },
+            self.event(Some(&account.id), kind, origin, &detail)?,
+        ];
+        let remember = if remember_browser {
+            let (token, label, more) = self.browser_to_remember(&account, origin)?;
+            writes.extend(more);
+            Some((token, label))
+        } else {
+            None
+        };
+        let (token, session, more) =
+            self.session_to_start(&account, challenge.keep_signed_in, true, origin)?;
+        writes.extend(more);
+        match self.store.apply(writes).await {
+            Err(Error::Conflict) => return Err(Error::ChallengeExpired),
+            other => other?,
+        }
         if matches!(accepted, Accepted::BackupCode { .. }) {
             self.notify(&account, Notice::BackupCodeUsed, &detail, origin)
                 .await;
         }
-        let remember = if remember_browser {
-            Some(self.remember_browser(&account, origin).await?)
-        } else {
-            None
+        let remember_token = match remember {
+            Some((token, label)) => {
+                self.notify(&account, Notice::BrowserRemembered, &label, origin)
+                    .await;
+                Some(token)
+            }
+            None => None,
         };
-        self.start_session(&account, challenge.keep_signed_in, true, remember, origin)
-            .await
+        Ok(SignedIn {
+            session_token: token,
+            session,
+            remember_token,
+            mandate: self.mandate(&account),
+        })
     }
 
-    pub(crate) async fn remember_browser(
+    /// A remembered browser for `account` (a token for its cookie, its
+    /// label, and the writes that store it), to be applied with the change
+    /// it belongs to; the notice goes out after.
+    pub(crate) fn browser_to_remember(
         &self,
         account: &Account,
         origin: &Origin,
-    ) -> Result<Zeroizing<String>> {
+    ) -> Result<(Zeroizing<String>, String, Vec<Write>)> {
         let token = new_token()?;
         let now = self.now();
         let browser = RememberedBrowser {
@@ -387,29 +408,26 @@ impl<S: Store> Nidan<S> {
             last_used_at: now,
             expires_at: now + self.policy.remember_browser_days * 86_400,
         };
-        self.store
-            .insert_browser(&browser, &token_hash(&token))
-            .await?;
-        self.record(
-            Some(&account.id),
-            "browser_remembered",
-            origin,
-            &browser.label,
-        )
-        .await?;
-        self.notify(account, Notice::BrowserRemembered, &browser.label, origin)
-            .await;
-        Ok(token)
+        let label = browser.label.clone();
+        let writes = vec![
+            self.event(Some(&account.id), "browser_remembered", origin, &label)?,
+            Write::InsertBrowser {
+                browser,
+                token_hash: token_hash(&token),
+            },
+        ];
+        Ok((token, label, writes))
     }
 
-    pub(crate) async fn start_session(
+    /// A new session for `account` (its token, the session, the writes
+    /// that store it).
+    fn session_to_start(
         &self,
         account: &Account,
         keep_signed_in: bool,
         two_step: bool,
-        remember_token: Option<Zeroizing<String>>,
         origin: &Origin,
-    ) -> Result<SignedIn> {
+    ) -> Result<(Zeroizing<String>, Session, Vec<Write>)> {
         let token = new_token()?;
         let now = self.now();
         let lifetime = if keep_signed_in {
@@ -426,15 +444,35 @@ impl<S: Store> Nidan<S> {
             keep_signed_in,
             two_step_at: two_step.then_some(now),
         };
-        self.store
-            .insert_session(&session, &token_hash(&token))
-            .await?;
-        self.record(Some(&account.id), "signed_in", origin, "")
-            .await?;
+        let writes = vec![
+            Write::InsertSession {
+                session: session.clone(),
+                token_hash: token_hash(&token),
+            },
+            self.event(Some(&account.id), "signed_in", origin, "")?,
+        ];
+        Ok((token, session, writes))
+    }
+
+    /// Starts a session for `account` (with `first`, the writes of the
+    /// change that signs it in, in the same unit).
+    pub(crate) async fn start_session(
+        &self,
+        account: &Account,
+        keep_signed_in: bool,
+        two_step: bool,
+        first: Vec<Write>,
+        origin: &Origin,
+    ) -> Result<SignedIn> {
+        let (token, session, writes) =
+            self.session_to_start(account, keep_signed_in, two_step, origin)?;
+        let mut all = first;
+        all.extend(writes);
+        self.store.apply(all).await?;
         Ok(SignedIn {
             session_token: token,
             session,
-            remember_token,
+            remember_token: None,
             mandate: self.mandate(account),
         })
     }
@@ -490,9 +528,16 @@ impl<S: Store> Nidan<S> {
             two_step_at: Some(now),
         };
         self.store
-            .insert_session(&session, &token_hash(&token))
+            .apply(vec![
+                Write::InsertSession {
+                    session: session.clone(),
+                    token_hash: token_hash(&token),
+                },
+                Write::DeleteSession {
+                    session_id: old.id.clone(),
+                },
+            ])
             .await?;
-        self.store.delete_session(&old.id).await?;
         Ok(SignedIn {
             session_token: token,
             session,
@@ -540,23 +585,26 @@ impl<S: Store> Nidan<S> {
         check_password_length(new)?;
         self.check_password(&account.email, current, origin).await?;
         let hash = self.hasher.hash(new).await?;
-        self.store.set_password_hash(&account.id, &hash).await?;
-        self.store
-            .delete_sessions_except(&account.id, Some(&session.id))
-            .await?;
-        self.store.delete_browsers(&account.id).await?;
-        // Whoever passed the old password and waits for a code stops here.
-        self.store
-            .end_open_challenges(&account.id, self.now())
-            .await?;
-        self.store
-            .reset_guard(&account.id, Some(self.now()))
-            .await?;
-        self.store
-            .touch_session_password(&session.id, self.now())
-            .await?;
-        self.record(Some(&account.id), "password_changed", origin, "")
-            .await?;
+        let now = self.now();
+        let mut writes = vec![
+            Write::SetPasswordHash {
+                account_id: account.id.clone(),
+                hash,
+            },
+            Write::TouchSessionPassword {
+                session_id: session.id.clone(),
+                at: now,
+            },
+            Write::ResetGuard {
+                account_id: account.id.clone(),
+                password_changed: Some(now),
+            },
+            self.event(Some(&account.id), "password_changed", origin, "")?,
+        ];
+        // Every other session, every remembered browser, and whoever
+        // passed the old password and waits for a code, stop here.
+        writes.extend(self.everywhere_else(&account.id, Some(&session.id)));
+        self.store.apply(writes).await?;
         self.notify(account, Notice::PasswordChanged, "", origin)
             .await;
         Ok(())

@@ -14,7 +14,7 @@ use super::signin::{SignedIn, check_password_length, normalize_email};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountGuard, Origin, PendingSignUp};
 use crate::secrets::{new_id, new_token, token_hash};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// How long a sign-up link works.
 pub const SIGN_UP_HOURS: i64 = 24;
@@ -128,9 +128,10 @@ impl<S: Store> Nidan<S> {
     /// that expired, was used, or whose address got an account meanwhile
     /// is [`Error::SignUpLinkInvalid`].
     pub async fn confirm_sign_up(&self, token: &str, origin: &Origin) -> Result<SignedIn> {
+        let hash = token_hash(token);
         let pending = self
             .store
-            .use_sign_up(&token_hash(token), self.now())
+            .pending_sign_up(&hash, self.now())
             .await?
             .ok_or(Error::SignUpLinkInvalid)?;
         let account = Account {
@@ -143,12 +144,25 @@ impl<S: Store> Nidan<S> {
             created_at: self.now(),
             guard: AccountGuard::default(),
         };
-        if !self.store.insert_account(&account).await? {
-            return Err(Error::SignUpLinkInvalid);
-        }
-        self.record(Some(&account.id), "signed_up", origin, "")
-            .await?;
-        self.start_session(&account, false, false, None, origin)
+        // The link is spent, the account created and signed in, in one
+        // unit: a link used twice at once, or an address that got an
+        // account meanwhile, changes nothing.
+        let first = vec![
+            Write::SpendSignUp {
+                token_hash: hash,
+                now: self.now(),
+            },
+            Write::InsertAccount {
+                account: account.clone(),
+            },
+            self.event(Some(&account.id), "signed_up", origin, "")?,
+        ];
+        match self
+            .start_session(&account, false, false, first, origin)
             .await
+        {
+            Err(Error::Conflict) => Err(Error::SignUpLinkInvalid),
+            other => other,
+        }
     }
 }

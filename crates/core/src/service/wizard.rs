@@ -7,14 +7,14 @@
 use nidan_otp::{KeyUri, Secret};
 use zeroize::Zeroizing;
 
-use super::factor::Purpose;
+use super::factor::{Accepted, Purpose};
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
 use crate::model::{Account, Method, MethodKind, MethodRole, Origin, Session};
 use crate::policy::BackupRule;
 use crate::secrets::{new_backup_code, new_id, normalize_backup_code};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// A new authenticator app waiting for its first code.
 #[derive(Debug)]
@@ -182,14 +182,29 @@ impl<S: Store> Nidan<S> {
                 !m.active && m.kind == MethodKind::App
             })
             .await?;
-        self.counted_check(account, Purpose::ConfirmApp(&method), code, origin)
-            .await?;
-        if account.two_sv_on_since.is_some() {
-            self.store
-                .activate_methods(&account.id, &[(method.id.clone(), MethodRole::Backup)])
-                .await?;
-            self.record(Some(&account.id), "method_added", origin, &method.name)
-                .await?;
+        let Accepted::FirstCode { step } = self
+            .counted_check(account, Purpose::ConfirmApp(&method), code, origin)
+            .await?
+        else {
+            return Err(Error::NoSuchMethod);
+        };
+        // The step just used cannot be replayed at the next sign-in. With
+        // 2SV on, the method is in use at once (§2.3), in the same unit.
+        let mut writes = vec![Write::ConfirmMethod {
+            method_id: method.id.clone(),
+            at: self.now(),
+            step,
+        }];
+        let on = account.two_sv_on_since.is_some();
+        if on {
+            writes.push(Write::ActivateMethods {
+                account_id: account.id.clone(),
+                roles: vec![(method.id.clone(), MethodRole::Backup)],
+            });
+            writes.push(self.event(Some(&account.id), "method_added", origin, &method.name)?);
+        }
+        self.store.apply(writes).await?;
+        if on {
             self.notify(account, Notice::MethodAdded, &method.name, origin)
                 .await;
         }
@@ -223,20 +238,51 @@ impl<S: Store> Nidan<S> {
             None if state.backup_optional => {}
             None => return Err(Error::WizardOrder("set up a backup method first")),
         }
-        self.store.activate_methods(&account.id, &roles).await?;
-        self.store.delete_inactive_methods(&account.id).await?;
-        let backup_codes = self.issue_backup_codes(account).await?;
-        self.store.set_two_sv(&account.id, Some(self.now())).await?;
-        self.store
-            .delete_sessions_except(&account.id, keep.map(|s| s.id.as_str()))
-            .await?;
-        self.record(Some(&account.id), "two_sv_on", origin, &primary.name)
-            .await?;
-        self.notify(account, Notice::TwoStepOn, "", origin).await;
-        let remember_token = if remember_browser {
-            Some(self.remember_browser(account, origin).await?)
+        // One unit: the methods, the codes, the flag, the other sessions
+        // ended, the browser remembered and the audit record — all of it or
+        // none (an interrupted enable must not leave active methods behind
+        // with 2SV off).
+        let (backup_codes, hashes) = self.new_backup_codes(account)?;
+        let now = self.now();
+        let mut writes = vec![
+            Write::ActivateMethods {
+                account_id: account.id.clone(),
+                roles,
+            },
+            Write::DeleteInactiveMethods {
+                account_id: account.id.clone(),
+            },
+            Write::ReplaceBackupCodes {
+                account_id: account.id.clone(),
+                hashes,
+                at: now,
+            },
+            Write::SetTwoSv {
+                account_id: account.id.clone(),
+                on_since: Some(now),
+            },
+            Write::DeleteSessionsExcept {
+                account_id: account.id.clone(),
+                keep: keep.map(|s| s.id.clone()),
+            },
+            self.event(Some(&account.id), "two_sv_on", origin, &primary.name)?,
+        ];
+        let remember = if remember_browser {
+            let (token, label, more) = self.browser_to_remember(account, origin)?;
+            writes.extend(more);
+            Some((token, label))
         } else {
             None
+        };
+        self.store.apply(writes).await?;
+        self.notify(account, Notice::TwoStepOn, "", origin).await;
+        let remember_token = match remember {
+            Some((token, label)) => {
+                self.notify(account, Notice::BrowserRemembered, &label, origin)
+                    .await;
+                Some(token)
+            }
+            None => None,
         };
         Ok(Enabled {
             backup_codes,
@@ -265,11 +311,12 @@ impl<S: Store> Nidan<S> {
         }
     }
 
-    /// Generates a fresh set of backup codes, invalidating the old ones.
-    pub(crate) async fn issue_backup_codes(
+    /// A fresh set of backup codes: the codes to show once, and the hashes
+    /// to store.
+    pub(crate) fn new_backup_codes(
         &self,
         account: &Account,
-    ) -> Result<Vec<Zeroizing<String>>> {
+    ) -> Result<(Vec<Zeroizing<String>>, Vec<String>)> {
         let mut codes = Vec::with_capacity(self.policy.backup_code_count);
         let mut hashes = Vec::with_capacity(self.policy.backup_code_count);
         for _ in 0..self.policy.backup_code_count {
@@ -279,9 +326,6 @@ impl<S: Store> Nidan<S> {
             hashes.push(self.key.backup_code_hash(&account.id, &normalized));
             codes.push(code);
         }
-        self.store
-            .replace_backup_codes(&account.id, &hashes, self.now())
-            .await?;
-        Ok(codes)
+        Ok((codes, hashes))
     }
 }

@@ -52,6 +52,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::NotAdmin => (StatusCode::FORBIDDEN, "not_admin"),
         Error::NoSuchAccount => (StatusCode::NOT_FOUND, "no_such_account"),
         Error::ResetLinkInvalid => (StatusCode::GONE, "reset_link_invalid"),
+        Error::Conflict => (StatusCode::CONFLICT, "conflict"),
         Error::Store(_) | Error::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
