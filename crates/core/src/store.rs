@@ -207,6 +207,24 @@ pub enum Write {
         /// Now.
         now: i64,
     },
+    /// Spends an unused backup code; the whole unit is refused
+    /// ([`crate::Error::Conflict`]) if it was used meanwhile.
+    UseBackupCode {
+        /// The account.
+        account_id: String,
+        /// The code's stored hash.
+        hash: String,
+        /// Now.
+        at: i64,
+    },
+    /// Records `step` as an app's last accepted step; the whole unit is
+    /// refused ([`crate::Error::Conflict`]) if it or a later one was used.
+    AdvanceLastStep {
+        /// The app.
+        method_id: String,
+        /// The step.
+        step: i64,
+    },
     /// Appends to the audit log.
     Event(Event),
 }
@@ -295,6 +313,13 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         hash: &str,
         at: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Whether the account has an unused backup code with this hash (spent
+    /// by [`Write::UseBackupCode`]).
+    fn backup_code_unused(
+        &self,
+        account_id: &str,
+        hash: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Unused backup codes left.
     fn backup_codes_left(&self, account_id: &str) -> impl Future<Output = Result<i64>> + Send;

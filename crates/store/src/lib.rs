@@ -775,6 +775,19 @@ impl Store for SqlStore {
         Ok(affected == 1)
     }
 
+    async fn backup_code_unused(&self, account_id: &str, hash: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM backup_codes WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(account_id)
+        .bind(hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        let n: i64 = row.try_get("n").map_err(db)?;
+        Ok(n > 0)
+    }
+
     async fn backup_codes_left(&self, account_id: &str) -> Result<i64> {
         let n: Option<Count> = self
             .row(

@@ -74,3 +74,82 @@ pub async fn store(dir: &Path) -> Result<SqlStore> {
         SqlStore::connect(&format!("sqlite://{}", dir.join("nidan.db").display()), 4).await
     }
 }
+
+/// What the fault tests compare before and after an operation: every row
+/// of the account's security state (no ids, tokens or hashes, which differ
+/// from run to run), one line each, in a stable order. Sessions and
+/// browsers are counted; events listed by kind, except the best-effort
+/// `notice_failed` and the records of password and code checks (each check
+/// is an operation of its own, recorded whether or not what it allowed
+/// then happens); "This wasn't me" links only once used (notices, which
+/// carry new ones, are sent after a change and never undo it). The count of wrong codes in a row is left out: a code
+/// check is claimed as a failure first and that claim is meant to last on
+/// its own (a crash never gives a free try).
+pub async fn snapshot(store: &SqlStore, account_id: &str) -> Result<String> {
+    use sqlx::Row;
+    let queries: [(&str, &'static str); 9] = [
+        (
+            "account",
+            "SELECT COALESCE(CAST(two_sv_on_since AS TEXT), '-') || ' ' || roles || ' ' ||
+                    CAST(password_changed_at AS TEXT) || ' ' || COALESCE(CAST(codes_paused_at AS TEXT), '-') AS line
+             FROM accounts WHERE id = $1",
+        ),
+        (
+            "method",
+            "SELECT kind || ' ' || role || ' ' || name || ' ' || CAST(active AS TEXT) || ' ' ||
+                    COALESCE(CAST(confirmed_at AS TEXT), '-') || ' ' || COALESCE(CAST(last_step AS TEXT), '-') AS line
+             FROM methods WHERE account_id = $1 ORDER BY kind, name, role",
+        ),
+        (
+            "backup codes unused",
+            "SELECT CAST(COUNT(*) AS TEXT) AS line FROM backup_codes WHERE account_id = $1 AND used_at IS NULL",
+        ),
+        (
+            "sessions",
+            "SELECT CAST(COUNT(*) AS TEXT) || ' ' || CAST(COALESCE(MAX(password_at), 0) AS TEXT) AS line FROM sessions WHERE account_id = $1",
+        ),
+        (
+            "browsers",
+            "SELECT CAST(COUNT(*) AS TEXT) AS line FROM remembered_browsers WHERE account_id = $1",
+        ),
+        (
+            "challenge",
+            "SELECT COALESCE(CAST(completed_at AS TEXT), '-') || ' ' || CAST(expires_at AS TEXT) AS line
+             FROM challenges WHERE account_id = $1 ORDER BY created_at, expires_at",
+        ),
+        (
+            "links",
+            "SELECT purpose || ' ' || (CASE WHEN used_at IS NULL THEN 'unused' ELSE 'used' END) AS line
+             FROM password_resets WHERE account_id = $1 AND (purpose <> 'not_me' OR used_at IS NOT NULL)
+             ORDER BY purpose, used_at",
+        ),
+        (
+            "recovery",
+            "SELECT status || ' ' || COALESCE(reason, '') AS line FROM recovery_cases WHERE account_id = $1 ORDER BY status",
+        ),
+        (
+            "event",
+            "SELECT kind AS line FROM events WHERE account_id = $1
+             AND kind NOT IN ('notice_failed', 'password_accepted', 'password_refused', 'code_refused', 'code_replayed')
+             ORDER BY kind",
+        ),
+    ];
+    let mut out = String::new();
+    for (what, sql) in queries {
+        let rows = sqlx::query(sql)
+            .bind(account_id)
+            .fetch_all(&store.pool)
+            .await
+            .map_err(|e| Error::Store(format!("{what}: {e}")))?;
+        for row in rows {
+            let line: String = row
+                .try_get("line")
+                .map_err(|e| Error::Store(format!("{what}: {e}")))?;
+            out.push_str(what);
+            out.push_str(": ");
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

@@ -236,6 +236,20 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
             params: vec![Int(*now), text(token_hash)],
             must_change: true,
         }],
+        Write::UseBackupCode {
+            account_id,
+            hash,
+            at,
+        } => vec![Stmt {
+            sql: "UPDATE backup_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            params: vec![Int(*at), text(account_id), text(hash)],
+            must_change: true,
+        }],
+        Write::AdvanceLastStep { method_id, step } => vec![Stmt {
+            sql: "UPDATE methods SET last_step = $1 WHERE id = $2 AND (last_step IS NULL OR last_step < $1)",
+            params: vec![Int(*step), text(method_id)],
+            must_change: true,
+        }],
         Write::Event(e) => vec![stmt(
             "INSERT INTO events (id, account_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             vec![

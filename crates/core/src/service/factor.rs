@@ -66,6 +66,9 @@ pub enum Accepted {
         /// The step to record as used.
         step: i64,
     },
+    /// A right code not spent yet: the caller spends it with this write in
+    /// the unit of the change it allows (refused if spent meanwhile).
+    Unspent(crate::store::Write),
 }
 
 /// Why a well-formed code was not accepted.
@@ -206,7 +209,7 @@ impl<S: Store> Nidan<S> {
             Purpose::SignIn(challenge_id) => {
                 self.check_factor(account, typed, Some(challenge_id)).await
             }
-            Purpose::TurnOff => self.check_factor(account, typed, None).await,
+            Purpose::TurnOff => self.check_unspent(account, typed).await,
             Purpose::ConfirmApp(method) => {
                 let secret = self.app_secret(method)?;
                 let now = u64::try_from(self.now()).unwrap_or(0);
@@ -236,6 +239,58 @@ impl<S: Store> Nidan<S> {
                 Ok(Ok(Accepted::FirstCode { step: 0 }))
             }
         }
+    }
+
+    /// Checks an app or backup code without spending it: the write that
+    /// spends it goes into the unit of the change it allows, so the code is
+    /// used if and only if the change is made.
+    async fn check_unspent(
+        &self,
+        account: &Account,
+        typed: &str,
+    ) -> Result<std::result::Result<Accepted, Refused>> {
+        let code = match parse_code(typed)? {
+            Typed::Backup(normalized) => {
+                let hash = self.key.backup_code_hash(&account.id, &normalized);
+                return Ok(
+                    if self.store.backup_code_unused(&account.id, &hash).await? {
+                        Ok(Accepted::Unspent(crate::store::Write::UseBackupCode {
+                            account_id: account.id.clone(),
+                            hash,
+                            at: self.now(),
+                        }))
+                    } else {
+                        Err(Refused::Wrong)
+                    },
+                );
+            }
+            Typed::Digits(code) => code,
+        };
+        let totp = Totp::default();
+        let window = Window::symmetric(self.policy.totp_window);
+        let now = u64::try_from(self.now()).unwrap_or(0);
+        let mut replayed = None;
+        for method in self.store.methods(&account.id).await? {
+            if !method.active || method.kind != MethodKind::App {
+                continue;
+            }
+            let secret = self.app_secret(&method)?;
+            let Ok(step) = totp.verify(&secret, &code, now, window) else {
+                continue;
+            };
+            let step = i64::try_from(step.0).unwrap_or(i64::MAX);
+            if method.last_step.is_some_and(|last| last >= step) {
+                replayed = Some(method.name);
+                continue;
+            }
+            return Ok(Ok(Accepted::Unspent(
+                crate::store::Write::AdvanceLastStep {
+                    method_id: method.id,
+                    step,
+                },
+            )));
+        }
+        Ok(Err(replayed.map_or(Refused::Wrong, Refused::Replayed)))
     }
 
     /// The TOTP key of an app method, unsealed with the master key.

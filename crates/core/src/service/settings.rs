@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use super::factor::Purpose;
+use super::factor::{Accepted, Purpose};
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
@@ -171,11 +171,20 @@ impl<S: Store> Nidan<S> {
         if account.two_sv_on_since.is_none() {
             return Err(Error::NotOn);
         }
-        self.counted_check(account, Purpose::TurnOff, code, origin)
-            .await?;
-        let mut writes = self.second_steps_removed(&account.id);
+        // The code is spent in the same unit as 2SV goes off: both or neither.
+        let mut writes = match self
+            .counted_check(account, Purpose::TurnOff, code, origin)
+            .await?
+        {
+            Accepted::Unspent(spend) => vec![spend],
+            _ => Vec::new(),
+        };
+        writes.extend(self.second_steps_removed(&account.id));
         writes.push(self.event(Some(&account.id), "two_sv_off", origin, "")?);
-        self.store.apply(writes).await?;
+        match self.store.apply(writes).await {
+            Err(Error::Conflict) => return Err(Error::CodeAlreadyUsed),
+            other => other?,
+        }
         self.notify(account, Notice::TwoStepOff, "", origin).await;
         Ok(())
     }

@@ -347,7 +347,9 @@ impl<S: Store> Nidan<S> {
         let (kind, detail) = match &accepted {
             Accepted::BackupCode { left } => ("backup_code_used", format!("{left} left")),
             Accepted::App(name) => ("code_accepted", name.clone()),
-            Accepted::Phone | Accepted::FirstCode { .. } => ("code_accepted", "phone".to_owned()),
+            Accepted::Phone | Accepted::FirstCode { .. } | Accepted::Unspent(_) => {
+                ("code_accepted", "phone".to_owned())
+            }
         };
         let mut writes = vec![
             Write::CompleteChallenge {

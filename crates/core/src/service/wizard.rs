@@ -244,7 +244,18 @@ impl<S: Store> Nidan<S> {
         // with 2SV off).
         let (backup_codes, hashes) = self.new_backup_codes(account)?;
         let now = self.now();
-        let mut writes = vec![
+        // With 2SV off no method may be active: any that is was left by an
+        // enable interrupted before units of work (issue 14, finding 1),
+        // and its key must not become a second factor now.
+        let mut writes: Vec<Write> = self
+            .store
+            .methods(&account.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.active)
+            .map(|m| Write::DeleteMethod { method_id: m.id })
+            .collect();
+        writes.extend([
             Write::ActivateMethods {
                 account_id: account.id.clone(),
                 roles,
@@ -266,7 +277,7 @@ impl<S: Store> Nidan<S> {
                 keep: keep.map(|s| s.id.clone()),
             },
             self.event(Some(&account.id), "two_sv_on", origin, &primary.name)?,
-        ];
+        ]);
         let remember = if remember_browser {
             let (token, label, more) = self.browser_to_remember(account, origin)?;
             writes.extend(more);
