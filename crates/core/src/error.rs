@@ -162,6 +162,10 @@ pub enum Error {
     /// link already spent, a case already decided): nothing was changed.
     #[error("this was already done or has expired")]
     Conflict,
+    /// The database cannot be reached (down, restarting, every connection
+    /// busy past the wait): nothing was done; try again in a few seconds.
+    #[error("the database can't be reached right now: {0}")]
+    Unavailable(String),
     /// Storage failed; details are logged, not shown.
     #[error("storage error: {0}")]
     Store(String),

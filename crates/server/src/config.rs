@@ -26,6 +26,11 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Connection pool size.
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before it is
+    /// answered 503 with `Retry-After` (the database down or saturated).
+    pub database_acquire_timeout_seconds: u64,
+    /// The longest a request may take; past it, 503 with `Retry-After`.
+    pub request_timeout_seconds: u64,
     /// The master key file; default `<data_dir>/master.key`. The
     /// `NIDAN_MASTER_KEY` variable (Base64 of 32 bytes) takes precedence.
     pub master_key_file: Option<PathBuf>,
@@ -177,6 +182,8 @@ impl Default for Config {
             data_dir: PathBuf::from("nidan-data"),
             database_url: None,
             database_max_connections: 8,
+            database_acquire_timeout_seconds: 3,
+            request_timeout_seconds: 30,
             master_key_file: None,
             public_url: None,
             log_format: LogFormat::Text,
@@ -244,6 +251,11 @@ impl Config {
             if value < 1 {
                 anyhow::bail!("policy.{name} must be at least 1");
             }
+        }
+        if self.database_acquire_timeout_seconds == 0 || self.request_timeout_seconds == 0 {
+            anyhow::bail!(
+                "database_acquire_timeout_seconds and request_timeout_seconds must be at least 1"
+            );
         }
         if p.recovery_retention_days < 0 {
             anyhow::bail!("policy.recovery_retention_days can't be negative");

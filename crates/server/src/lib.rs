@@ -31,7 +31,12 @@ pub async fn build(config: &config::Config) -> anyhow::Result<Arc<Nidan<SqlStore
             config.data_dir.display()
         )
     })?;
-    let store = SqlStore::connect(&config.database_url(), config.database_max_connections).await?;
+    let store = SqlStore::connect_with(
+        &config.database_url(),
+        config.database_max_connections,
+        std::time::Duration::from_secs(config.database_acquire_timeout_seconds),
+    )
+    .await?;
     let key = keyfile::load_or_create(config)?;
     let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
     let clock: Arc<dyn nidan_core::Clock> = Arc::new(SystemClock);

@@ -155,14 +155,47 @@ fn event_params(e: &Event) -> [Param<'_>; 7] {
     ]
 }
 
+/// A database error as the domain sees it: the database being out of
+/// reach (no connection within the wait, a refused or broken connection,
+/// a server shutting down) is [`Error::Unavailable`], which callers answer
+/// with "try again shortly"; anything else is a storage error.
 fn db(e: sqlx::Error) -> Error {
-    Error::Store(e.to_string())
+    let unreachable = match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (08…), operator intervention
+        // such as a shutdown (57…).
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    };
+    if unreachable {
+        Error::Unavailable(e.to_string())
+    } else {
+        Error::Store(e.to_string())
+    }
 }
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path` creates the file) with at most
-    /// `max_connections`, and applies pending migrations.
+    /// `max_connections`, and applies pending migrations. A request waits
+    /// at most 3 seconds for a connection (see [`SqlStore::connect_with`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(url, max_connections, std::time::Duration::from_secs(3)).await
+    }
+
+    /// [`SqlStore::connect`] waiting at most `acquire_timeout` for a pooled
+    /// connection: past it (the database down, or every connection busy)
+    /// an operation fails with [`Error::Unavailable`] instead of hanging.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: std::time::Duration,
+    ) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -183,6 +216,7 @@ impl SqlStore {
         let options = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max.max(1))
+                .acquire_timeout(acquire_timeout)
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {

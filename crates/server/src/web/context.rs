@@ -225,7 +225,8 @@ pub fn session_token(parts: &Parts) -> Option<String> {
 pub struct MaybeSignedIn(pub Option<(Session, Account)>);
 
 impl FromRequestParts<AppState> for MaybeSignedIn {
-    type Rejection = std::convert::Infallible;
+    /// The database out of reach: a 503 page, never "signed out".
+    type Rejection = axum::response::Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -234,7 +235,13 @@ impl FromRequestParts<AppState> for MaybeSignedIn {
         let Some(token) = session_token(parts) else {
             return Ok(Self(None));
         };
-        Ok(Self(state.nidan.authenticate(&token).await.ok()))
+        match state.nidan.authenticate(&token).await {
+            Ok(me) => Ok(Self(Some(me))),
+            Err(e @ nidan_core::Error::Unavailable(_)) => {
+                Err(super::pages::internal(state, Tr::from_parts(parts), &e))
+            }
+            Err(_) => Ok(Self(None)),
+        }
     }
 }
 

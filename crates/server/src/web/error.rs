@@ -53,6 +53,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::NoSuchAccount => (StatusCode::NOT_FOUND, "no_such_account"),
         Error::ResetLinkInvalid => (StatusCode::GONE, "reset_link_invalid"),
         Error::Conflict => (StatusCode::CONFLICT, "conflict"),
+        Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
         Error::Store(_) | Error::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -62,6 +63,11 @@ pub fn message(e: &Error, tr: Tr) -> String {
     let (status, code) = classify(e);
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %e, "internal error");
+    }
+    if let Error::Unavailable(why) = e {
+        tracing::warn!(error = %why, "database unavailable");
+        // Whatever page shows this message is answered 503 + Retry-After.
+        super::outage::note();
     }
     match e {
         Error::WrongCode { attempts_left } => {
@@ -168,6 +174,7 @@ pub fn detail(e: &Error, tr: Tr) -> ErrorDetail {
             | Error::SendCapReached { retry_after, .. }
             | Error::SlowDown { retry_after }
             | Error::PasswordSlowDown { retry_after } => Some(*retry_after),
+            Error::Unavailable(_) => Some(super::outage::RETRY_AFTER_SECONDS),
             _ => None,
         },
     }

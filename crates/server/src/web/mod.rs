@@ -8,6 +8,7 @@ pub mod authz;
 pub mod context;
 pub mod error;
 pub mod metrics;
+pub mod outage;
 pub mod pages;
 
 use std::net::SocketAddr;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Who may read `/metrics`.
     pub metrics_allow: Arc<Vec<ipnet::IpNet>>,
+    /// The longest a request may take.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
             // Checked when the configuration was loaded.
             trusted_proxies: Arc::new(config.trusted_proxy_networks().unwrap_or_default()),
             metrics_allow: Arc::new(config.metrics_networks().unwrap_or_default()),
+            request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
         }
     }
 
@@ -169,16 +173,35 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .route_layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            outage::RequestLimit(state.request_timeout),
+            outage::guard,
+        ))
         .with_state(state)
 }
 
+/// Ready when the database answers, said within a second either way.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.nidan.store().ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
+    let ping = tokio::time::timeout(
+        std::time::Duration::from_millis(900),
+        state.nidan.store().ping(),
+    )
+    .await;
+    match ping {
+        Ok(Ok(())) => "ready".into_response(),
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database can't be reached",
+            )
+                .into_response()
         }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database did not answer within a second",
+        )
+            .into_response(),
     }
 }
 

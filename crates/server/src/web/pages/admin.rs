@@ -83,7 +83,7 @@ impl axum::extract::FromRequestParts<AppState> for Staff {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Ok(me) = MaybeSignedIn::from_request_parts(parts, state).await;
+        let me = MaybeSignedIn::from_request_parts(parts, state).await?;
         let (_, account) = guarded(state, me).map_err(|to| Redirect::to(to).into_response())?;
         if !account.is_admin() {
             let t = Tr::from_parts(parts);

@@ -615,16 +615,16 @@ async fn change_password(
 struct Guarded(Account);
 
 impl axum::extract::FromRequestParts<AppState> for Guarded {
-    type Rejection = Redirect;
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Ok(me) = MaybeSignedIn::from_request_parts(parts, state).await;
+        let me = MaybeSignedIn::from_request_parts(parts, state).await?;
         guarded(state, me)
             .map(|(_, account)| Guarded(account))
-            .map_err(Redirect::to)
+            .map_err(|to| Redirect::to(to).into_response())
     }
 }
 
@@ -749,7 +749,9 @@ async fn security_with(
     })
 }
 
-fn internal(state: &AppState, t: Tr, e: &Error) -> Response {
+/// A page for an error nothing else explains (500, or 503 when the
+/// database is out of reach: see [`super::outage`]).
+pub(crate) fn internal(state: &AppState, t: Tr, e: &Error) -> Response {
     let text = message(e, t);
     let page = render!(SigninEmailPage, Base::new(state, t, false), Some(text), None, { email: String::new() });
     (axum::http::StatusCode::INTERNAL_SERVER_ERROR, page).into_response()
