@@ -37,7 +37,7 @@ pub async fn build(config: &config::Config) -> anyhow::Result<Arc<Nidan<SqlStore
         std::time::Duration::from_secs(config.database_acquire_timeout_seconds),
     )
     .await?;
-    let key = keyfile::load_or_create(config)?;
+    let key = keyfile::load_or_create(config, store.holds_sealed_data().await?)?;
     let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
     let clock: Arc<dyn nidan_core::Clock> = Arc::new(SystemClock);
     let senders = senders(config, &store, &clock)?;

@@ -273,6 +273,21 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Whether anything is stored sealed with the master key (an app's key
+    /// or an identity document): then a lost key file must be restored,
+    /// never replaced.
+    pub async fn holds_sealed_data(&self) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM methods WHERE secret_sealed IS NOT NULL)
+                  + (SELECT COUNT(*) FROM recovery_cases WHERE document_sealed IS NOT NULL) AS n",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        let n: i64 = row.try_get("n").map_err(db)?;
+        Ok(n > 0)
+    }
+
     /// The failpoint fault tests arm (see [`Failpoint`]).
     pub fn failpoint(&self) -> &Failpoint {
         &self.failpoint
