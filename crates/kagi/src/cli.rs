@@ -13,7 +13,7 @@ use crate::formats::Format;
 #[derive(Debug, Parser)]
 #[command(name = "kagi", version, about, long_about = None)]
 #[command(
-    after_help = "Environment:\n  KAGI_VAULT     path of the vault (like --vault)\n  KAGI_PASSWORD  vault password for scripts; visible to your other processes, so prefer the prompt\n  KAGI_BACKUP_PASSWORD  password of an encrypted backup for export/import"
+    after_help = "Environment:\n  KAGI_VAULT     path of the vault (like --vault)\n  KAGI_PASSWORD  vault password for scripts; visible to your other processes, so prefer the prompt\n  KAGI_BACKUP_PASSWORD  password of an encrypted backup for export/import\n  KAGI_NEW_PASSWORD  the new password for `kagi passwd` in scripts"
 )]
 pub struct Cli {
     /// The vault file [default: the OS data directory, e.g. ~/.local/share/kagi/vault.kagi]
@@ -48,6 +48,9 @@ pub enum Command {
     },
     /// A live view: countdown bars, Enter copies, / searches, q quits
     Watch,
+    /// Change the vault password (the vault is rewritten whole: a crash
+    /// leaves it openable with the old password or the new one)
+    Passwd,
     /// Rename an account
     Rename {
         /// Current name (or a match for it)

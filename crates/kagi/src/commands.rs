@@ -15,7 +15,7 @@ use crate::account::Account;
 use crate::cli::{AddArgs, Command};
 use crate::formats::{self, Format};
 use crate::password::{self, PASSWORD_ENV};
-use crate::vault::{DerivedKey, KdfParams, Protection, Vault, VaultError};
+use crate::vault::{DerivedKey, KdfParams, Protection, Vault, VaultError, VaultLock};
 use crate::{clipboard, matching, unix_now};
 
 /// Environment variable for the password of an encrypted backup (export
@@ -36,7 +36,23 @@ pub fn default_vault_path() -> Result<PathBuf> {
 /// Runs one command against the vault at `vault_path`.
 pub fn run(command: Command, vault_path: &Path) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
+    // Commands that write the vault hold its lock from before they read it
+    // until after they save, so two kagi processes never both change the
+    // same old vault (one's change would be lost).
+    let _lock = match command {
+        Command::Init { .. }
+        | Command::Add(_)
+        | Command::Code { .. }
+        | Command::Rename { .. }
+        | Command::Rm { .. }
+        | Command::Import { .. }
+        | Command::Passwd => Some(VaultLock::acquire(vault_path, LOCK_WAIT)?),
+        Command::List | Command::Watch | Command::Export { .. } | Command::HoldClipboard { .. } => {
+            None
+        }
+    };
     match command {
+        Command::Passwd => passwd(vault_path, &mut out),
         Command::Init { no_password } => init(vault_path, no_password, &mut out),
         Command::Add(args) => add(vault_path, args, &mut out),
         Command::List => list(vault_path, &mut out),
@@ -59,6 +75,26 @@ pub fn run(command: Command, vault_path: &Path) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// How long a command waits for another kagi to finish with the vault.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The environment variable that supplies the new password to `kagi passwd`.
+const NEW_PASSWORD_ENV: &str = "KAGI_NEW_PASSWORD";
+
+/// `kagi passwd`: opens the vault with the current password and saves it
+/// under a new one (new salt, new nonce), atomically.
+fn passwd(path: &Path, out: &mut impl Write) -> Result<ExitCode> {
+    let (vault, _) = open(path)?;
+    let new = password::ask_new("New vault password", NEW_PASSWORD_ENV)?;
+    let protection = Protection::Password(DerivedKey::new(&new, KdfParams::default())?);
+    vault.save(path, &protection)?;
+    writeln!(
+        out,
+        "The vault password was changed. Backups made earlier with `kagi export --format kagi` keep the password they were made with."
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open(path: &Path) -> Result<(Vault, Protection), VaultError> {

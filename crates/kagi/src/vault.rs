@@ -143,6 +143,9 @@ pub enum VaultError {
         /// The OS error.
         source: io::Error,
     },
+    /// Another kagi holds the vault's lock for longer than we wait.
+    #[error("the vault is busy: another kagi is changing it (it holds {0}); try again in a moment")]
+    Busy(PathBuf),
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Rng,
@@ -536,6 +539,56 @@ pub fn commit(temp: tempfile::NamedTempFile, path: &Path) -> Result<(), VaultErr
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// An exclusive lock on a vault for one read-modify-write, so two kagi
+/// processes never both read the old vault and both save (one account
+/// lost). The lock is on a file of its own beside the vault
+/// (`vault.kagi.lock`: the vault itself is replaced by a rename on every
+/// save), held by the OS until this value is dropped or the process ends,
+/// whatever way it ends.
+#[derive(Debug)]
+pub struct VaultLock {
+    _file: fs::File,
+}
+
+impl VaultLock {
+    /// Takes the lock of the vault at `vault`, waiting up to `wait` for
+    /// another process to release it; then [`VaultError::Busy`].
+    pub fn acquire(vault: &Path, wait: std::time::Duration) -> Result<Self, VaultError> {
+        let dir = parent_dir(vault);
+        let mut name = vault.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let path = dir.join(name);
+        let io_err = |action: &'static str, path: &Path| {
+            let path = path.to_owned();
+            move |source| VaultError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        fs::create_dir_all(dir).map_err(io_err("could not create the folder", dir))?;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("could not open the lock file", &path))?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(VaultError::Busy(path)),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(io_err("could not lock", &path)(e));
+                }
+            }
+        }
+    }
 }
 
 fn parent_dir(path: &Path) -> &Path {
