@@ -121,6 +121,9 @@ pub struct Policy {
     pub recovery_max_bytes: usize,
     /// Minutes a password-reset link works.
     pub password_reset_minutes: i64,
+    /// Days the audit log keeps an event (the periodic purge deletes older
+    /// ones; export them first with `nidan admin events --format jsonl`).
+    pub audit_retention_days: i64,
 }
 
 impl Default for Policy {
@@ -158,6 +161,7 @@ impl Default for Policy {
             recovery_retention_days: 0,
             recovery_max_bytes: 10 * 1024 * 1024,
             password_reset_minutes: 60,
+            audit_retention_days: 400,
         }
     }
 }

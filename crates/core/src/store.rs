@@ -229,6 +229,24 @@ pub enum Write {
     Event(Event),
 }
 
+/// What [`Store::purge`] deletes: rows whose time is before these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purge {
+    /// Now: expired sessions, remembered browsers, sign-up and emailed
+    /// links end here.
+    pub now: i64,
+    /// Sign-in attempts that ended (or expired) before this, with their
+    /// sent codes.
+    pub attempts_before: i64,
+    /// Rate counters whose window started before this, and password
+    /// throttles last touched before it.
+    pub counters_before: i64,
+    /// Audit events before this.
+    pub events_before: i64,
+    /// Development outbox messages before this.
+    pub outbox_before: i64,
+}
+
 /// Persistence for the domain. All times are Unix seconds.
 pub trait Store: Send + Sync + 'static {
     /// Applies `writes` in order as one transaction: all of them, or —
@@ -637,6 +655,12 @@ pub trait Store: Send + Sync + 'static {
         old: &str,
         new: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes what has run its course (see [`Purge`]); how many rows of
+    /// each kind. Plain conditional deletes: any number of nodes may run it
+    /// at once.
+    fn purge(&self, purge: &Purge)
+    -> impl Future<Output = Result<Vec<(&'static str, u64)>>> + Send;
 
     /// Whether the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;

@@ -56,10 +56,18 @@ pub enum AdminCommand {
         /// Only this kind, e.g. code_refused
         #[arg(long)]
         kind: Option<String>,
-        /// How many
+        /// How many (0: all)
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// `text` (aligned columns) or `jsonl` (one JSON object a line,
+        /// to keep the log beyond `policy.audit_retention_days`)
+        #[arg(long, default_value = "text")]
+        format: String,
     },
+    /// Delete what has run its course now (the server does it hourly):
+    /// expired sessions, attempts, links, counters, audit events past
+    /// retention, recovery documents past retention
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,11 +212,43 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<ExitC
                 .await?;
             println!("{}: roles [{}]", account.email, roles.join(","));
         }
-        AdminCommand::Events { email, kind, limit } => {
-            for e in nidan
-                .audit_log(&actor, email.as_deref(), kind.as_deref(), limit)
-                .await?
-            {
+        AdminCommand::Events {
+            email,
+            kind,
+            limit,
+            format,
+        } => {
+            let jsonl = match format.as_str() {
+                "text" => false,
+                "jsonl" => true,
+                other => anyhow::bail!("--format is text or jsonl, not {other:?}"),
+            };
+            let events = if limit <= 0 {
+                nidan
+                    .export_audit_log(&actor, email.as_deref(), kind.as_deref())
+                    .await?
+            } else {
+                nidan
+                    .audit_log(&actor, email.as_deref(), kind.as_deref(), limit)
+                    .await?
+            };
+            for e in events {
+                if jsonl {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "id": e.id,
+                            "account_id": e.account_id,
+                            "kind": e.kind,
+                            "at": e.at,
+                            "time": nidan_core::calendar::utc_datetime(e.at),
+                            "ip": e.ip,
+                            "user_agent": e.user_agent,
+                            "detail": e.detail,
+                        })
+                    );
+                    continue;
+                }
                 println!(
                     "{}  {:<24} {:<15} {}  {}",
                     nidan_core::calendar::utc_datetime(e.at),
@@ -220,6 +260,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<ExitC
             }
         }
         AdminCommand::Recovery(command) => return recovery(&nidan, &actor, &origin, command).await,
+        AdminCommand::Purge => {
+            for (what, n) in nidan.purge_expired().await? {
+                println!("{n:>8}  {what}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

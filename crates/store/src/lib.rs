@@ -824,6 +824,71 @@ impl Store for SqlStore {
         Ok(affected == 1)
     }
 
+    async fn purge(&self, p: &nidan_core::store::Purge) -> Result<Vec<(&'static str, u64)>> {
+        let steps: [(&'static str, &'static str, i64); 11] = [
+            (
+                "sessions",
+                "DELETE FROM sessions WHERE expires_at < $1",
+                p.now,
+            ),
+            (
+                "remembered browsers",
+                "DELETE FROM remembered_browsers WHERE expires_at < $1",
+                p.now,
+            ),
+            (
+                "sent codes",
+                "DELETE FROM sent_codes WHERE expires_at < $1",
+                p.attempts_before,
+            ),
+            (
+                "sign-in attempts",
+                "DELETE FROM challenges WHERE expires_at < $1 OR completed_at < $1",
+                p.attempts_before,
+            ),
+            (
+                "emailed links",
+                "DELETE FROM password_resets WHERE expires_at < $1",
+                p.now,
+            ),
+            (
+                "sign-ups",
+                "DELETE FROM sign_ups WHERE expires_at < $1",
+                p.now,
+            ),
+            (
+                "rate counters",
+                "DELETE FROM counters WHERE window_start < $1",
+                p.counters_before,
+            ),
+            (
+                "password throttles",
+                "DELETE FROM password_throttle WHERE updated_at < $1 AND (retry_at IS NULL OR retry_at < $1)",
+                p.counters_before,
+            ),
+            (
+                "audit events",
+                "DELETE FROM events WHERE at < $1",
+                p.events_before,
+            ),
+            (
+                "outbox messages",
+                "DELETE FROM outbox WHERE created_at < $1",
+                p.outbox_before,
+            ),
+            (
+                "used links",
+                "DELETE FROM password_resets WHERE used_at < $1",
+                p.attempts_before,
+            ),
+        ];
+        let mut done = Vec::with_capacity(steps.len());
+        for (what, sql, before) in steps {
+            done.push((what, self.exec(sql, &[Param::Int(before)]).await?));
+        }
+        Ok(done)
+    }
+
     async fn backup_code_unused(&self, account_id: &str, hash: &str) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM backup_codes WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL",

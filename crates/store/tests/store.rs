@@ -303,3 +303,198 @@ async fn events_written_at_once_are_all_kept() {
     assert_eq!(ok, 39);
     assert_eq!(b.events("acc1", 1000).await.unwrap().len(), 349);
 }
+
+/// The hourly purge (issue 14): rows past their time are deleted, live
+/// ones untouched, and two nodes purging at once are fine.
+#[tokio::test]
+async fn the_purge_deletes_only_what_has_run_its_course_even_from_two_nodes() {
+    use nidan_core::model::{
+        Event, LinkPurpose, OutboxMessage, PendingSignUp, RememberedBrowser, SentCode, Session,
+    };
+    use nidan_core::store::Purge;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(dir.path()).await;
+    let acc = account(&a).await;
+    const NOW: i64 = 10_000_000;
+    const DAY: i64 = 86_400;
+    for (id, expires_at) in [("old", NOW - 1), ("live", NOW + DAY)] {
+        let session = Session {
+            id: format!("s-{id}"),
+            account_id: acc.id.clone(),
+            created_at: NOW - 2 * DAY,
+            expires_at,
+            password_at: NOW - 2 * DAY,
+            keep_signed_in: false,
+            two_step_at: None,
+        };
+        a.insert_session(&session, &format!("st-{id}"))
+            .await
+            .unwrap();
+        let browser = RememberedBrowser {
+            id: format!("b-{id}"),
+            account_id: acc.id.clone(),
+            label: "Firefox".into(),
+            created_at: NOW - 2 * DAY,
+            last_used_at: NOW - 2 * DAY,
+            expires_at,
+        };
+        a.insert_browser(&browser, &format!("bt-{id}"))
+            .await
+            .unwrap();
+        a.insert_password_reset(
+            &format!("l-{id}"),
+            &acc.id,
+            LinkPurpose::Reset,
+            NOW - DAY,
+            expires_at,
+        )
+        .await
+        .unwrap();
+        a.insert_sign_up(&PendingSignUp {
+            token_hash: format!("u-{id}"),
+            email: format!("{id}@example.com"),
+            password_hash: "x".into(),
+            locale: "en".into(),
+            created_at: NOW - DAY,
+            expires_at,
+        })
+        .await
+        .unwrap();
+    }
+    // Attempts a week old and fresh, with a sent code each.
+    let method = Method {
+        id: "m1".into(),
+        account_id: acc.id.clone(),
+        kind: MethodKind::Sms,
+        role: MethodRole::Primary,
+        name: "phone".into(),
+        secret_sealed: None,
+        phone: Some("+819012345678".into()),
+        last_step: None,
+        created_at: 1,
+        confirmed_at: Some(1),
+        active: true,
+    };
+    a.insert_method(&method).await.unwrap();
+    for (id, at) in [("old", NOW - 8 * DAY), ("live", NOW - 60)] {
+        let c = Challenge {
+            id: format!("c-{id}"),
+            account_id: acc.id.clone(),
+            expires_at: at + 600,
+            attempts_left: 5,
+            keep_signed_in: false,
+            completed_at: None,
+            created_at: at,
+            ip: "127.0.0.1".into(),
+            browser: "Test".into(),
+        };
+        a.insert_challenge(&c, &format!("ct-{id}")).await.unwrap();
+        a.insert_sent_code(&SentCode {
+            id: format!("sc-{id}"),
+            account_id: acc.id.clone(),
+            challenge_id: Some(c.id.clone()),
+            method_id: method.id.clone(),
+            code_hash: format!("h-{id}"),
+            sent_at: at,
+            expires_at: at + 600,
+        })
+        .await
+        .unwrap();
+        a.insert_event(&Event {
+            id: format!("e-{id}"),
+            account_id: Some(acc.id.clone()),
+            kind: format!("kind_{id}"),
+            at: if id == "old" {
+                NOW - 401 * DAY
+            } else {
+                NOW - DAY
+            },
+            ip: String::new(),
+            user_agent: String::new(),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
+        a.insert_outbox(&OutboxMessage {
+            id: format!("o-{id}"),
+            channel: "email".into(),
+            recipient: "a@example.com".into(),
+            body: id.into(),
+            created_at: at,
+        })
+        .await
+        .unwrap();
+        a.bump_counter(&format!("k-{id}"), at).await.unwrap();
+        assert!(
+            a.claim_password_check(&format!("p-{id}"), None, None, at)
+                .await
+                .unwrap()
+        );
+    }
+    let purge = Purge {
+        now: NOW,
+        attempts_before: NOW - 7 * DAY,
+        counters_before: NOW - 2 * DAY,
+        events_before: NOW - 400 * DAY,
+        outbox_before: NOW - 7 * DAY,
+    };
+    let (first, second) = tokio::join!(a.purge(&purge), b.purge(&purge));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    // Each old row is deleted once, by one node or the other.
+    let deleted = |what: &str| -> u64 {
+        first
+            .iter()
+            .chain(second.iter())
+            .filter(|(w, _)| *w == what)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    for what in [
+        "sessions",
+        "remembered browsers",
+        "sent codes",
+        "sign-in attempts",
+        "emailed links",
+        "sign-ups",
+        "rate counters",
+        "password throttles",
+        "audit events",
+        "outbox messages",
+    ] {
+        assert_eq!(deleted(what), 1, "{what}: {first:?} {second:?}");
+    }
+    // The live rows are all there.
+    assert!(b.session_by_token("st-live", NOW).await.unwrap().is_some());
+    assert_eq!(b.browsers(&acc.id, NOW).await.unwrap().len(), 1);
+    assert!(b.challenge_by_token("ct-live").await.unwrap().is_some());
+    assert!(b.challenge_by_token("ct-old").await.unwrap().is_none());
+    assert!(
+        b.link_account("l-live", LinkPurpose::Reset, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(b.pending_sign_up("u-live", NOW).await.unwrap().is_some());
+    assert_eq!(b.counter("k-live", NOW - 60).await.unwrap(), 1);
+    assert_eq!(b.counter("k-old", NOW - 8 * DAY).await.unwrap(), 0);
+    assert!(b.password_throttle("p-live").await.unwrap().is_some());
+    let kinds: Vec<String> = b
+        .events(&acc.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["kind_live"]);
+    let outbox: Vec<String> = b
+        .outbox(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(outbox, ["live"]);
+    // Purging again finds nothing.
+    let again = a.purge(&purge).await.unwrap();
+    assert!(again.iter().all(|(_, n)| *n == 0), "{again:?}");
+}

@@ -227,6 +227,31 @@ impl<S: Store> Nidan<S> {
         self.recovery_case(actor, case_id).await
     }
 
+    /// Deletes what has run its course: expired sessions, remembered
+    /// browsers, sign-up and emailed links; sign-in attempts and their sent
+    /// codes a week after they ended (the settings page lists a week of
+    /// unfinished sign-ins); rate counters and password throttles after two
+    /// days (the longest window is one); audit events older than
+    /// `policy.audit_retention_days`; development outbox messages after a
+    /// week; and recovery documents past their retention. Run hourly by
+    /// every node (safe at once); how many rows of each kind.
+    pub async fn purge_expired(&self) -> Result<Vec<(&'static str, u64)>> {
+        const DAY: i64 = 86_400;
+        let now = self.now();
+        let mut done = self
+            .store
+            .purge(&crate::store::Purge {
+                now,
+                attempts_before: now - 7 * DAY,
+                counters_before: now - 2 * DAY,
+                events_before: now - self.policy.audit_retention_days.max(1) * DAY,
+                outbox_before: now - 7 * DAY,
+            })
+            .await?;
+        done.push(("recovery documents", self.purge_recovery_documents().await?));
+        Ok(done)
+    }
+
     /// Deletes the documents whose retention after the decision is over;
     /// how many. Run after each decision and periodically by the server.
     pub async fn purge_recovery_documents(&self) -> Result<u64> {
@@ -384,6 +409,28 @@ impl<S: Store> Nidan<S> {
         kind: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Event>> {
+        self.events_for_staff(actor, email, kind, limit.clamp(1, 1000))
+            .await
+    }
+
+    /// The whole audit log (or one account's, or one kind), newest first,
+    /// for an export before `policy.audit_retention_days` deletes it.
+    pub async fn export_audit_log(
+        &self,
+        actor: &Actor,
+        email: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Event>> {
+        self.events_for_staff(actor, email, kind, i64::MAX).await
+    }
+
+    async fn events_for_staff(
+        &self,
+        actor: &Actor,
+        email: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
         actor.authorize()?;
         let account_id = match email.map(str::trim).filter(|e| !e.is_empty()) {
             Some(email) => Some(self.user_by_email(actor, email).await?.id),
@@ -397,7 +444,7 @@ impl<S: Store> Nidan<S> {
                     .filter(|k| !k.is_empty())
                     .map(str::to_owned),
                 since: None,
-                limit: limit.clamp(1, 1000),
+                limit,
             })
             .await
     }

@@ -257,21 +257,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "delivery.outbox_page is ignored: nidan is not listening on loopback, or public_url is not a loopback address"
         );
     }
-    // Recovery documents are deleted when their retention ends, even if
-    // nobody decides anything for a while.
+    // Data that would grow forever is deleted when it has run its course
+    // (expired sessions, attempts, links, counters, old audit events,
+    // recovery documents past retention): hourly, on every node — plain
+    // conditional deletes, safe to run at once.
     let purger = nidan.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             every.tick().await;
-            match purger.purge_recovery_documents().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(documents = n, "recovery documents deleted after retention")
+            match purger.purge_expired().await {
+                Ok(done) => {
+                    let deleted: Vec<String> = done
+                        .iter()
+                        .filter(|(_, n)| *n > 0)
+                        .map(|(what, n)| format!("{n} {what}"))
+                        .collect();
+                    if !deleted.is_empty() {
+                        tracing::info!(deleted = %deleted.join(", "), "purged what has run its course");
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "could not delete expired recovery documents")
-                }
+                Err(e) => tracing::error!(error = %e, "could not purge expired data"),
             }
         }
     });
