@@ -31,6 +31,12 @@ pub struct Config {
     pub database_acquire_timeout_seconds: u64,
     /// The longest a request may take; past it, 503 with `Retry-After`.
     pub request_timeout_seconds: u64,
+    /// Open connections at most (also bounded by the open-files limit).
+    pub max_connections: usize,
+    /// Seconds a connection has to send a request's headers.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    pub idle_timeout_seconds: u64,
     /// The master key file; default `<data_dir>/master.key`. The
     /// `NIDAN_MASTER_KEY` variable (Base64 of 32 bytes) takes precedence.
     pub master_key_file: Option<PathBuf>,
@@ -184,6 +190,9 @@ impl Default for Config {
             database_max_connections: 8,
             database_acquire_timeout_seconds: 3,
             request_timeout_seconds: 30,
+            max_connections: 10_000,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
             master_key_file: None,
             public_url: None,
             log_format: LogFormat::Text,
@@ -252,9 +261,14 @@ impl Config {
                 anyhow::bail!("policy.{name} must be at least 1");
             }
         }
-        if self.database_acquire_timeout_seconds == 0 || self.request_timeout_seconds == 0 {
+        if self.database_acquire_timeout_seconds == 0
+            || self.request_timeout_seconds == 0
+            || self.header_read_timeout_seconds == 0
+            || self.idle_timeout_seconds == 0
+            || self.max_connections == 0
+        {
             anyhow::bail!(
-                "database_acquire_timeout_seconds and request_timeout_seconds must be at least 1"
+                "database_acquire_timeout_seconds, request_timeout_seconds, header_read_timeout_seconds, idle_timeout_seconds and max_connections must be at least 1"
             );
         }
         if p.recovery_retention_days < 0 {

@@ -7,11 +7,11 @@ pub mod api_staff;
 pub mod authz;
 pub mod context;
 pub mod error;
+pub mod listener;
 pub mod metrics;
 pub mod outage;
 pub mod pages;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -287,12 +287,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %redact_url(&config.database_url()), "nidan is listening");
     println!("nidan is running: open http://{address}/ in your browser");
-    axum::serve(
+    listener::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state),
+        listener::Limits {
+            max_connections: config.max_connections,
+            header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_seconds),
+            idle_timeout: std::time::Duration::from_secs(config.idle_timeout_seconds),
+        },
+        shutdown(),
     )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    .await;
     Ok(())
 }
 

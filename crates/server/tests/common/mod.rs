@@ -28,7 +28,25 @@ impl Drop for Node {
 /// Starts `nidan serve` with `args` and `env` (over test-friendly
 /// defaults); waits for the line with its URL.
 pub fn node(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> Node {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nidan"));
+    node_under(None, args, env, dir)
+}
+
+/// [`node`] started by `sh -c SCRIPT` (e.g. `ulimit -Hn 1024; exec "$0" "$@"`)
+/// when given, so the server runs under the limits the script sets.
+pub fn node_under(
+    shell: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+    dir: &std::path::Path,
+) -> Node {
+    let mut cmd = match shell {
+        Some(script) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", script]).arg(env!("CARGO_BIN_EXE_nidan"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_nidan")),
+    };
     cmd.arg("serve")
         .args(args)
         .arg("--data-dir")
@@ -85,6 +103,11 @@ pub fn node(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> Node 
 }
 
 impl Node {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The newest message the outbox kept for `recipient` (its body), read
     /// with `nidan outbox` as an operator would.
     pub fn outbox(&self, recipient: &str) -> String {
