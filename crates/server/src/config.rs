@@ -436,6 +436,31 @@ impl std::fmt::Debug for SmtpSettings {
 mod tests {
     use super::*;
 
+    /// The README's configuration example is a configuration nidan
+    /// accepts, key for key (`deny_unknown_fields`), and passes its checks.
+    #[test]
+    fn the_readme_configuration_example_loads() {
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+        )
+        .unwrap();
+        let block = readme
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|rest| rest.split("\n```").next())
+            .find(|b| b.starts_with("listen = "))
+            .expect("the README shows the whole configuration");
+        let config: Config = config::Config::builder()
+            .add_source(config::File::from_str(block, config::FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        config.check().unwrap();
+        assert_eq!(config.database_acquire_timeout_seconds, 3);
+        assert_eq!(config.policy.audit_retention_days, 400);
+    }
+
     #[test]
     fn trusted_proxies_are_addresses_or_networks() {
         let mut c = Config {
