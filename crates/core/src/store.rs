@@ -72,6 +72,13 @@ pub enum Write {
         /// The step used (0 for phones).
         step: i64,
     },
+    /// Renames a method.
+    RenameMethod {
+        /// The method.
+        method_id: String,
+        /// Its new name.
+        name: String,
+    },
     /// Changes a method's role.
     SetMethodRole {
         /// The method.
@@ -143,6 +150,13 @@ pub enum Write {
         browser: RememberedBrowser,
         /// Its token's hash.
         token_hash: String,
+    },
+    /// Forgets one remembered browser of the account.
+    DeleteBrowser {
+        /// The account.
+        account_id: String,
+        /// The browser.
+        browser_id: String,
     },
     /// Forgets every remembered browser of the account.
     DeleteBrowsers {

@@ -192,6 +192,37 @@ async fn method_changes_are_all_or_nothing() {
     )
     .await;
     all_or_nothing(
+        "rename a method",
+        two_apps_on,
+        async |w: &World, _: &Vec<String>| {
+            let a = fresh(w).await;
+            let backup = w.nidan.overview(&a).await.unwrap().methods[1].id.clone();
+            w.nidan
+                .rename_method(&a, &backup, "Old tablet", &origin())
+                .await
+        },
+    )
+    .await;
+    all_or_nothing(
+        "require codes on all browsers",
+        async |w: &World| {
+            let codes = two_apps_on(w).await;
+            let PasswordStep::CodeRequired(required) = sign_in_as(w, "tsuki to hoshi").await else {
+                panic!("a code is asked for");
+            };
+            w.nidan
+                .verify_code(&required.challenge_token, &codes[0], true, &origin())
+                .await
+                .unwrap();
+        },
+        async |w: &World, (): &()| {
+            w.nidan
+                .forget_all_browsers(&fresh(w).await, &origin())
+                .await
+        },
+    )
+    .await;
+    all_or_nothing(
         "add an app with 2SV on",
         async |w: &World| {
             two_apps_on(w).await;

@@ -762,13 +762,11 @@ impl Store for SqlStore {
     }
 
     async fn rename_method(&self, method_id: &str, name: &str) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE methods SET name = $1 WHERE id = $2")
-                .bind(name)
-                .bind(method_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::RenameMethod {
+            method_id: method_id.to_owned(),
+            name: name.to_owned(),
+        }])
+        .await
     }
 
     async fn delete_method(&self, method_id: &str) -> Result<()> {
@@ -1061,13 +1059,11 @@ impl Store for SqlStore {
     }
 
     async fn delete_browser(&self, account_id: &str, browser_id: &str) -> Result<()> {
-        self.run(
-            sqlx::query("DELETE FROM remembered_browsers WHERE account_id = $1 AND id = $2")
-                .bind(account_id)
-                .bind(browser_id),
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::DeleteBrowser {
+            account_id: account_id.to_owned(),
+            browser_id: browser_id.to_owned(),
+        }])
+        .await
     }
 
     async fn delete_browsers(&self, account_id: &str) -> Result<()> {

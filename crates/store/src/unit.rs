@@ -81,6 +81,10 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
             "UPDATE methods SET confirmed_at = $1, last_step = $2 WHERE id = $3",
             vec![Int(*at), Int(*step), text(method_id)],
         )],
+        Write::RenameMethod { method_id, name } => vec![stmt(
+            "UPDATE methods SET name = $1 WHERE id = $2",
+            vec![text(name), text(method_id)],
+        )],
         Write::SetMethodRole { method_id, role } => vec![stmt(
             "UPDATE methods SET role = $1 WHERE id = $2",
             vec![text(role.as_str()), text(method_id)],
@@ -163,6 +167,13 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
                 Int(b.last_used_at),
                 Int(b.expires_at),
             ],
+        )],
+        Write::DeleteBrowser {
+            account_id,
+            browser_id,
+        } => vec![stmt(
+            "DELETE FROM remembered_browsers WHERE account_id = $1 AND id = $2",
+            vec![text(account_id), text(browser_id)],
         )],
         Write::DeleteBrowsers { account_id } => vec![stmt(
             "DELETE FROM remembered_browsers WHERE account_id = $1",

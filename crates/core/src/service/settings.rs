@@ -108,14 +108,16 @@ impl<S: Store> Nidan<S> {
     ) -> Result<()> {
         let name = clean_name(name)?;
         let (method, _) = self.active_method(account, method_id).await?;
-        self.store.rename_method(&method.id, &name).await?;
-        self.record(
-            Some(&account.id),
-            "method_renamed",
-            origin,
-            &format!("{} → {name}", method.name),
-        )
-        .await
+        let detail = format!("{} → {name}", method.name);
+        self.store
+            .apply(vec![
+                Write::RenameMethod {
+                    method_id: method.id.clone(),
+                    name,
+                },
+                self.event(Some(&account.id), "method_renamed", origin, &detail)?,
+            ])
+            .await
     }
 
     /// Makes a backup the primary; the old primary becomes a backup.
@@ -218,15 +220,26 @@ impl<S: Store> Nidan<S> {
         browser_id: &str,
         origin: &Origin,
     ) -> Result<()> {
-        self.store.delete_browser(&account.id, browser_id).await?;
-        self.record(Some(&account.id), "browser_forgotten", origin, "")
+        self.store
+            .apply(vec![
+                Write::DeleteBrowser {
+                    account_id: account.id.clone(),
+                    browser_id: browser_id.to_owned(),
+                },
+                self.event(Some(&account.id), "browser_forgotten", origin, "")?,
+            ])
             .await
     }
 
     /// "Require codes on all browsers".
     pub async fn forget_all_browsers(&self, account: &Account, origin: &Origin) -> Result<()> {
-        self.store.delete_browsers(&account.id).await?;
-        self.record(Some(&account.id), "browsers_forgotten", origin, "")
+        self.store
+            .apply(vec![
+                Write::DeleteBrowsers {
+                    account_id: account.id.clone(),
+                },
+                self.event(Some(&account.id), "browsers_forgotten", origin, "")?,
+            ])
             .await
     }
 }
