@@ -18,9 +18,9 @@ use super::Nidan;
 use super::guard::slowdown_seconds;
 use super::notices::Notice;
 use crate::error::{Error, Result};
-use crate::model::{Account, Method, MethodKind, Origin};
+use crate::model::{Account, Method, MethodKind, MethodRole, Origin};
 use crate::secrets::normalize_backup_code;
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// What a code is typed for, which says what may accept it.
 #[derive(Debug, Clone, Copy)]
@@ -196,6 +196,44 @@ impl<S: Store> Nidan<S> {
                 }
             }
         }
+    }
+
+    /// The first code of a method being set up (`purpose` is
+    /// [`Purpose::ConfirmApp`] or [`Purpose::ConfirmPhone`]), counted like
+    /// any code; then the method is confirmed (its step can't be replayed at
+    /// the next sign-in) and, with 2SV on, in use at once (§2.3) — one unit.
+    pub(crate) async fn confirm_new_method(
+        &self,
+        account: &Account,
+        method: &Method,
+        purpose: Purpose<'_>,
+        code: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        let Accepted::FirstCode { step } =
+            self.counted_check(account, purpose, code, origin).await?
+        else {
+            return Err(Error::NoSuchMethod);
+        };
+        let mut writes = vec![Write::ConfirmMethod {
+            method_id: method.id.clone(),
+            at: self.now(),
+            step,
+        }];
+        let on = account.two_sv_on_since.is_some();
+        if on {
+            writes.push(Write::ActivateMethods {
+                account_id: account.id.clone(),
+                roles: vec![(method.id.clone(), MethodRole::Backup)],
+            });
+            writes.push(self.event(Some(&account.id), "method_added", origin, &method.name)?);
+        }
+        self.store.apply(writes).await?;
+        if on {
+            self.notify(account, Notice::MethodAdded, &method.name, origin)
+                .await;
+        }
+        Ok(())
     }
 
     /// Checks a well-formed code for `purpose`, spending it if right.

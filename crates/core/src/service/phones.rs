@@ -5,15 +5,14 @@
 //! minutes, stored only as a keyed hash, and the last three sent for an
 //! attempt stay valid so a resend never invalidates what someone is typing.
 
-use super::factor::{Accepted, Purpose};
-use super::notices::Notice;
+use super::factor::Purpose;
 use super::{Nidan, clean_name};
 use crate::delivery::{DeliveryError, sms_text, voice_script};
 use crate::error::{Error, Result};
 use crate::model::{Account, Method, MethodKind, MethodRole, Origin, SentCode};
 use crate::phone::PhoneNumber;
 use crate::secrets::{new_id, random_bytes};
-use crate::store::{Store, Write};
+use crate::store::Store;
 
 /// A phone waiting for its first code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,32 +116,14 @@ impl<S: Store> Nidan<S> {
                 !m.active && m.confirmed_at.is_none() && m.phone.is_some()
             })
             .await?;
-        let Accepted::FirstCode { step } = self
-            .counted_check(account, Purpose::ConfirmPhone(&method), code, origin)
-            .await?
-        else {
-            return Err(Error::NoSuchMethod);
-        };
-        // The step just used cannot be replayed at the next sign-in. With
-        // 2SV on, the method is in use at once (§2.3), in the same unit.
-        let mut writes = vec![Write::ConfirmMethod {
-            method_id: method.id.clone(),
-            at: self.now(),
-            step,
-        }];
-        let on = account.two_sv_on_since.is_some();
-        if on {
-            writes.push(Write::ActivateMethods {
-                account_id: account.id.clone(),
-                roles: vec![(method.id.clone(), MethodRole::Backup)],
-            });
-            writes.push(self.event(Some(&account.id), "method_added", origin, &method.name)?);
-        }
-        self.store.apply(writes).await?;
-        if on {
-            self.notify(account, Notice::MethodAdded, &method.name, origin)
-                .await;
-        }
+        self.confirm_new_method(
+            account,
+            &method,
+            Purpose::ConfirmPhone(&method),
+            code,
+            origin,
+        )
+        .await?;
         Ok(method)
     }
 

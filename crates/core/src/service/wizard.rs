@@ -7,7 +7,7 @@
 use nidan_otp::{KeyUri, Secret};
 use zeroize::Zeroizing;
 
-use super::factor::{Accepted, Purpose};
+use super::factor::Purpose;
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
@@ -182,32 +182,8 @@ impl<S: Store> Nidan<S> {
                 !m.active && m.kind == MethodKind::App
             })
             .await?;
-        let Accepted::FirstCode { step } = self
-            .counted_check(account, Purpose::ConfirmApp(&method), code, origin)
-            .await?
-        else {
-            return Err(Error::NoSuchMethod);
-        };
-        // The step just used cannot be replayed at the next sign-in. With
-        // 2SV on, the method is in use at once (§2.3), in the same unit.
-        let mut writes = vec![Write::ConfirmMethod {
-            method_id: method.id.clone(),
-            at: self.now(),
-            step,
-        }];
-        let on = account.two_sv_on_since.is_some();
-        if on {
-            writes.push(Write::ActivateMethods {
-                account_id: account.id.clone(),
-                roles: vec![(method.id.clone(), MethodRole::Backup)],
-            });
-            writes.push(self.event(Some(&account.id), "method_added", origin, &method.name)?);
-        }
-        self.store.apply(writes).await?;
-        if on {
-            self.notify(account, Notice::MethodAdded, &method.name, origin)
-                .await;
-        }
+        self.confirm_new_method(account, &method, Purpose::ConfirmApp(&method), code, origin)
+            .await?;
         let mut confirmed = method;
         confirmed.confirmed_at = Some(self.now());
         Ok(confirmed)
