@@ -231,7 +231,14 @@ pub fn compose(
         detail.push_str("\n\n");
         detail.push_str(action);
     }
+    // Notices that already say what to do if it wasn't the owner (a link
+    // that does nothing unless used) end without the warning.
+    let says_ignore = matches!(
+        notice,
+        Notice::ConfirmSignUp | Notice::SignUpAttempt | Notice::PasswordResetLink
+    );
     let if_not_you = match (not_me, ja) {
+        _ if says_ignore => String::new(),
         (Some(link), true) => format!(
             "お心当たりがない場合は、次のリンクを開いてください。すべての端末からログアウトし、記憶したブラウザを解除して、新しいパスワードを設定できます。パスワードを知っている第三者が操作している可能性があります。\n{link}"
         ),
@@ -241,14 +248,19 @@ pub fn compose(
         (None, true) => "お心当たりがない場合は、すぐにパスワードを変更し、高度なセキュリティ設定を確認してください。パスワードを知っている第三者が操作している可能性があります。".to_owned(),
         (None, false) => "If this wasn't you, change your password now and check your Advanced Security Settings: someone who knows your password may be using it.".to_owned(),
     };
+    let if_not_you = if if_not_you.is_empty() {
+        if_not_you
+    } else {
+        format!("{if_not_you}\n\n")
+    };
     let body = if ja {
         format!(
-            "{first}{detail}\n\n日時: {at}\nIPアドレス: {}\nブラウザ: {}\n\n{if_not_you}\n\n{service}",
+            "{first}{detail}\n\n日時: {at}\nIPアドレス: {}\nブラウザ: {}\n\n{if_not_you}{service}",
             origin.ip, origin.browser_label
         )
     } else {
         format!(
-            "{first}{detail}\n\nWhen: {at}\nIP address: {}\nBrowser: {}\n\n{if_not_you}\n\n{service}",
+            "{first}{detail}\n\nWhen: {at}\nIP address: {}\nBrowser: {}\n\n{if_not_you}{service}",
             origin.ip, origin.browser_label
         )
     };

@@ -111,7 +111,32 @@ struct OutboxLine {
     when: String,
     channel: String,
     recipient: String,
-    body: String,
+    /// The text, with its links marked (`true`) so the page can make them
+    /// clickable: a sign-up or reset link opens with one click.
+    body: Vec<(String, bool)>,
+}
+
+/// `text` split into plain runs and the `http(s)://` links in it.
+fn with_links(text: &str) -> Vec<(String, bool)> {
+    let mut parts: Vec<(String, bool)> = Vec::new();
+    for (i, word) in text.split(' ').enumerate() {
+        let link = word.starts_with("http://") || word.starts_with("https://");
+        let sep = if i == 0 { "" } else { " " };
+        match parts.last_mut() {
+            Some((run, false)) if !link => {
+                run.push_str(sep);
+                run.push_str(word);
+            }
+            _ if link => {
+                if !sep.is_empty() {
+                    parts.push((sep.to_owned(), false));
+                }
+                parts.push((word.to_owned(), true));
+            }
+            _ => parts.push((format!("{sep}{word}"), false)),
+        }
+    }
+    parts
 }
 
 struct PhoneLine {
@@ -1246,7 +1271,15 @@ async fn outbox_page(
                     when: t.datetime(&m.created_at),
                     channel: m.channel,
                     recipient: m.recipient,
-                    body: m.body,
+                    body: m
+                        .body
+                        .lines()
+                        .flat_map(|line| {
+                            let mut parts = with_links(line);
+                            parts.push(("\n".to_owned(), false));
+                            parts
+                        })
+                        .collect(),
                 })
                 .collect();
             render!(OutboxPage, Base::new(&state, t, false), None, None, { messages: messages })
