@@ -7,51 +7,50 @@
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+
+use axum::Json;
 use axum_extra::extract::CookieJar;
 use nidan_core::Error;
 use nidan_core::model::{Account, MethodKind, MethodRole, Session};
 use nidan_core::service::signin::PasswordStep;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::context::{REMEMBER_COOKIE, RequestOrigin, Tr, session_token};
 use super::error::{ApiError, ErrorBody};
 
-/// The API routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/openapi.json", get(openapi))
-        .route("/api/v1/signup", post(signup))
-        .route("/api/v1/signup/confirm", post(signup_confirm))
-        .route("/api/v1/signin", post(signin))
-        .route("/api/v1/signin/code", post(signin_code))
-        .route("/api/v1/signin/combined", post(signin_combined))
-        .route("/api/v1/signout", post(signout))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/reauth", post(reauth))
-        .route("/api/v1/password", post(change_password))
-        .route("/api/v1/security", get(security))
-        .route("/api/v1/wizard", get(wizard))
-        .route("/api/v1/wizard/apps", post(begin_app))
-        .route("/api/v1/wizard/apps/{id}/confirm", post(confirm_app))
-        .route("/api/v1/wizard/enable", post(enable))
-        .route("/api/v1/wizard/phones", post(begin_phone))
-        .route("/api/v1/wizard/phones/{id}/confirm", post(confirm_phone))
-        .route("/api/v1/wizard/phones/{id}/resend", post(resend_phone))
-        .route("/api/v1/signin/send", post(signin_send))
-        .route(
-            "/api/v1/methods/{id}",
-            delete(remove_method).patch(rename_method),
-        )
-        .route("/api/v1/methods/{id}/primary", post(make_primary))
-        .route("/api/v1/backup-codes", post(regenerate_codes))
-        .route("/api/v1/two-step/off", post(turn_off))
-        .route("/api/v1/browsers", delete(forget_all_browsers))
-        .route("/api/v1/browsers/{id}", delete(forget_browser))
+/// The API routes, each with its OpenAPI entry (utoipa-axum's
+/// `routes!` takes both from the handler's `#[utoipa::path]`: a route
+/// cannot exist without its documentation).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(signup_confirm))
+        .routes(routes!(signin))
+        .routes(routes!(signin_code))
+        .routes(routes!(signin_combined))
+        .routes(routes!(signout))
+        .routes(routes!(me))
+        .routes(routes!(reauth))
+        .routes(routes!(change_password))
+        .routes(routes!(security))
+        .routes(routes!(wizard))
+        .routes(routes!(begin_app))
+        .routes(routes!(confirm_app))
+        .routes(routes!(enable))
+        .routes(routes!(begin_phone))
+        .routes(routes!(confirm_phone))
+        .routes(routes!(resend_phone))
+        .routes(routes!(signin_send))
+        .routes(routes!(remove_method, rename_method))
+        .routes(routes!(make_primary))
+        .routes(routes!(regenerate_codes))
+        .routes(routes!(turn_off))
+        .routes(routes!(forget_all_browsers))
+        .routes(routes!(forget_browser))
 }
 
 /// The OpenAPI description of this API.
@@ -61,49 +60,9 @@ pub fn routes() -> Router<AppState> {
         title = "nidan API",
         description = "Self-hosted two-step verification: every step of sign-up, sign-in and the security settings."
     ),
-    paths(
-        signup,
-        signup_confirm,
-        signin,
-        signin_code,
-        signin_combined,
-        signout,
-        me,
-        reauth,
-        change_password,
-        security,
-        wizard,
-        begin_app,
-        confirm_app,
-        enable,
-        remove_method,
-        rename_method,
-        make_primary,
-        regenerate_codes,
-        turn_off,
-        forget_all_browsers,
-        forget_browser
-    ),
     components(schemas(ErrorBody))
 )]
 pub struct ApiDoc;
-
-async fn openapi() -> Response {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(super::api_staff::StaffDoc::openapi());
-    doc.merge(super::authz::AuthzDoc::openapi());
-    match doc.to_pretty_json() {
-        Ok(json) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "openapi");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 

@@ -3,54 +3,36 @@
 //! operations (recovery review, users, unlock, 2SV off, audit log).
 //! Admin endpoints need an `admin` account with a recent password entry.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use nidan_core::Error;
 use nidan_core::model::{Account, CaseStatus, Event, RecoveryCase};
 use nidan_core::service::admin::Actor;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::api::{ApiUser, Done, SecureUser};
 use super::context::{RequestOrigin, Tr};
 use super::error::{ApiError, ErrorBody};
 
-/// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/events", get(my_events))
-        .route("/api/v1/password/forgot", post(forgot))
-        .route("/api/v1/password/reset", post(reset))
-        .route("/api/v1/admin/events", get(audit))
-        .route("/api/v1/admin/users", get(users))
-        .route("/api/v1/admin/users/{id}/unlock", post(unlock))
-        .route("/api/v1/admin/users/{id}/disable-2sv", post(disable_2sv))
-        .route("/api/v1/admin/recovery", get(cases))
-        .route("/api/v1/admin/recovery/{id}/approve", post(approve))
-        .route("/api/v1/admin/recovery/{id}/reject", post(reject))
+/// The routes, each with its OpenAPI entry (see [`super::api::routes`]).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_events))
+        .routes(routes!(forgot))
+        .routes(routes!(reset))
+        .routes(routes!(audit))
+        .routes(routes!(users))
+        .routes(routes!(unlock))
+        .routes(routes!(disable_2sv))
+        .routes(routes!(cases))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
 }
-
-/// The OpenAPI description of these endpoints (merged into the main one).
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        my_events,
-        forgot,
-        reset,
-        audit,
-        users,
-        unlock,
-        disable_2sv,
-        cases,
-        approve,
-        reject
-    ),
-    components(schemas(ErrorBody))
-)]
-pub struct StaffDoc;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 

@@ -132,11 +132,24 @@ fn csp(forward_auth: &ForwardAuth) -> HeaderValue {
 pub fn app(state: AppState) -> Router {
     // Record from the first request on.
     metrics::handle();
+    let (api_router, doc) = openapi_router().split_for_parts();
+    let doc = Arc::new(openapi_json(doc));
     let max_document = state.nidan.policy().recovery_max_bytes;
     Router::new()
         .merge(pages::routes())
-        .merge(api::routes())
-        .merge(api_staff::routes())
+        .merge(api_router)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.as_str().to_owned(),
+                    )
+                }
+            }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::scrape))
@@ -178,6 +191,27 @@ pub fn app(state: AppState) -> Router {
             outage::guard,
         ))
         .with_state(state)
+}
+
+/// The JSON API's routes with their OpenAPI entries: one router, one
+/// document (`/api/openapi.json`), so a route cannot exist undocumented.
+pub fn openapi_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(api::ApiDoc::openapi())
+        .merge(api::routes())
+        .merge(api_staff::routes())
+}
+
+/// The whole OpenAPI document: the API's routes, and the forward-auth
+/// endpoints (which answer any method, as proxies ask with the original
+/// request's).
+fn openapi_json(mut doc: utoipa::openapi::OpenApi) -> String {
+    use utoipa::OpenApi;
+    doc.merge(authz::AuthzDoc::openapi());
+    doc.to_pretty_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "could not render the OpenAPI document");
+        String::from("{}")
+    })
 }
 
 /// Ready when the database answers, said within a second either way.
