@@ -566,6 +566,31 @@ async fn the_openapi_document_describes_every_route() {
         }
     }
     assert!(operations >= 37, "{operations} operations documented");
+    // The answers every operation can give are documented on each, and a
+    // refused body is answered in JSON like every other error.
+    let signin = &doc["paths"]["/api/v1/signin"]["post"]["responses"];
+    for status in ["400", "415", "422", "429", "503"] {
+        assert!(
+            signin.get(status).is_some(),
+            "POST /api/v1/signin lacks {status}"
+        );
+    }
+    for (content_type, body, status, code) in [
+        ("text/plain", "hello", 415, "unsupported_media_type"),
+        ("application/json", "{not json", 400, "malformed_json"),
+        ("application/json", "{\"email\": 5}", 422, "invalid_body"),
+    ] {
+        let res = c
+            .post(format!("{}/api/v1/signin", s.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{body}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{v}");
+    }
     // And no API route is added outside the documenting router.
     let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
     for file in ["api.rs", "api_staff.rs"] {

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::context::{REMEMBER_COOKIE, RequestOrigin, Tr, session_token};
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, JsonBody};
 
 /// The API routes, each with its OpenAPI entry (utoipa-axum's
 /// `routes!` takes both from the handler's `#[utoipa::path]`: a route
@@ -145,8 +145,10 @@ impl FromRequestParts<AppState> for SecureUser {
 #[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
     /// Email address.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -190,7 +192,7 @@ async fn signup(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Json(req): Json<SignupRequest>,
+    JsonBody(req): JsonBody<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
     state
         .nidan
@@ -220,7 +222,7 @@ async fn signup_confirm(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Json(req): Json<SignupConfirmRequest>,
+    JsonBody(req): JsonBody<SignupConfirmRequest>,
 ) -> ApiResult<SessionResponse> {
     let signed = state
         .nidan
@@ -307,7 +309,7 @@ async fn signin(
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
     jar: CookieJar,
-    Json(req): Json<SigninRequest>,
+    JsonBody(req): JsonBody<SigninRequest>,
 ) -> ApiResult<SigninResponse> {
     let remembered = req
         .remember_token
@@ -381,7 +383,7 @@ async fn signin_code(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Json(req): Json<CodeRequest>,
+    JsonBody(req): JsonBody<CodeRequest>,
 ) -> ApiResult<SessionResponse> {
     let signed = state
         .nidan
@@ -407,7 +409,7 @@ async fn signin_combined(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Json(req): Json<CombinedRequest>,
+    JsonBody(req): JsonBody<CombinedRequest>,
 ) -> ApiResult<SessionResponse> {
     let signed = state
         .nidan
@@ -481,7 +483,7 @@ async fn reauth(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
     user: ApiUser,
-    Json(req): Json<PasswordRequest>,
+    JsonBody(req): JsonBody<PasswordRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -506,7 +508,7 @@ async fn change_password(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
     user: ApiUser,
-    Json(req): Json<ChangePasswordRequest>,
+    JsonBody(req): JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -680,7 +682,7 @@ pub struct BeginAppResponse {
 async fn begin_app(
     State(state): State<AppState>,
     user: SecureUser,
-    Json(req): Json<BeginAppRequest>,
+    JsonBody(req): JsonBody<BeginAppRequest>,
 ) -> ApiResult<BeginAppResponse> {
     let role = if req.role == "backup" {
         MethodRole::Backup
@@ -716,7 +718,7 @@ async fn confirm_app(
     RequestOrigin(origin): RequestOrigin,
     user: SecureUser,
     Path(id): Path<String>,
-    Json(req): Json<CodeOnlyRequest>,
+    JsonBody(req): JsonBody<CodeOnlyRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -750,7 +752,7 @@ async fn enable(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
     user: SecureUser,
-    Json(req): Json<EnableRequest>,
+    JsonBody(req): JsonBody<EnableRequest>,
 ) -> ApiResult<EnableResponse> {
     let enabled = state
         .nidan
@@ -798,7 +800,7 @@ async fn rename_method(
     RequestOrigin(origin): RequestOrigin,
     user: SecureUser,
     Path(id): Path<String>,
-    Json(req): Json<RenameRequest>,
+    JsonBody(req): JsonBody<RenameRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -854,7 +856,7 @@ async fn turn_off(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
     user: SecureUser,
-    Json(req): Json<CodeOnlyRequest>,
+    JsonBody(req): JsonBody<CodeOnlyRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -937,7 +939,7 @@ async fn begin_phone(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
     user: SecureUser,
-    Json(req): Json<BeginPhoneRequest>,
+    JsonBody(req): JsonBody<BeginPhoneRequest>,
 ) -> ApiResult<BeginPhoneResponse> {
     let role = if req.role == "backup" {
         MethodRole::Backup
@@ -971,7 +973,7 @@ async fn confirm_phone(
     RequestOrigin(origin): RequestOrigin,
     user: SecureUser,
     Path(id): Path<String>,
-    Json(req): Json<CodeOnlyRequest>,
+    JsonBody(req): JsonBody<CodeOnlyRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -1011,12 +1013,12 @@ pub struct SendRequest {
 
 /// "Text the number ending in 78" / "Call the number ending in 78".
 #[utoipa::path(post, path = "/api/v1/signin/send", request_body = SendRequest,
-    responses((status = 200, body = Done), (status = 429, description = "send_cooldown, send_cap_reached", body = ErrorBody), (status = 503, description = "delivery_failed", body = ErrorBody)))]
+    responses((status = 200, body = Done), (status = 410, description = "challenge_expired: the sign-in attempt ended or does not exist", body = ErrorBody), (status = 429, description = "send_cooldown, send_cap_reached", body = ErrorBody), (status = 503, description = "delivery_failed", body = ErrorBody)))]
 async fn signin_send(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Json(req): Json<SendRequest>,
+    JsonBody(req): JsonBody<SendRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan

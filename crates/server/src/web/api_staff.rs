@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::api::{ApiUser, Done, SecureUser};
 use super::context::{RequestOrigin, Tr};
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, JsonBody};
 
 /// The routes, each with its OpenAPI entry (see [`super::api::routes`]).
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -130,6 +130,7 @@ async fn my_events(
 #[derive(Deserialize, ToSchema)]
 pub struct ForgotRequest {
     /// The account's email.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -141,7 +142,7 @@ async fn forgot(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Json(body): Json<ForgotRequest>,
+    JsonBody(body): JsonBody<ForgotRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -157,6 +158,7 @@ pub struct ResetRequest {
     /// The token (the last part of the link).
     pub token: String,
     /// The new password (8–128 characters).
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -168,7 +170,7 @@ async fn reset(
     State(state): State<AppState>,
     t: Tr,
     RequestOrigin(origin): RequestOrigin,
-    Json(body): Json<ResetRequest>,
+    JsonBody(body): JsonBody<ResetRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
@@ -434,7 +436,7 @@ async fn reject(
     staff: ApiStaff,
     RequestOrigin(origin): RequestOrigin,
     Path(id): Path<String>,
-    Json(body): Json<RejectRequest>,
+    JsonBody(body): JsonBody<RejectRequest>,
 ) -> ApiResult<CaseOut> {
     state
         .nidan

@@ -201,3 +201,121 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+/// A JSON request body whose rejections (not JSON, the wrong content
+/// type, missing or mistyped fields, too large) are answered like every
+/// other API error — `ErrorBody` JSON with a stable code — instead of
+/// axum's plain-text ones.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        let (parts, body) = req.into_parts();
+        let t = Tr::from_parts(&parts);
+        let req = axum::extract::Request::from_parts(parts, body);
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let (status, code) = match &rejection {
+                    JsonRejection::MissingJsonContentType(_) => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                    }
+                    JsonRejection::JsonSyntaxError(_) => {
+                        (StatusCode::BAD_REQUEST, "malformed_json")
+                    }
+                    JsonRejection::JsonDataError(_) => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+                    }
+                    _ => (rejection.status(), "invalid_body"),
+                };
+                let body = ErrorBody {
+                    error: ErrorDetail {
+                        code: code.to_owned(),
+                        message: format!(
+                            "{} ({})",
+                            t.s(&format!("error.{code}")),
+                            rejection.body_text()
+                        ),
+                        attempts_left: None,
+                        retry_after: None,
+                    },
+                };
+                Err((status, Json(body)).into_response())
+            }
+        }
+    }
+}
+
+/// Adds the answers every API operation can give to each one's entry in
+/// the OpenAPI document, with their `ErrorBody`: the request body refused
+/// (400, 413, 415, 422), not signed in or not allowed (401, 403), too many
+/// tries (429), the database out of reach (503), a server error (500).
+pub struct CommonAnswers;
+
+impl utoipa::Modify for CommonAnswers {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let answers = [
+            ("400", "malformed_json: the body is not JSON"),
+            (
+                "401",
+                "not_signed_in, bad_credentials, wrong_code: sign in, or the code was not right",
+            ),
+            ("403", "step_up_required or not_admin"),
+            ("413", "the body is too large"),
+            (
+                "415",
+                "unsupported_media_type: send Content-Type: application/json",
+            ),
+            (
+                "422",
+                "invalid_body or a value that is not valid (the message says which)",
+            ),
+            ("429", "a limit: wait retry_after seconds (Retry-After)"),
+            ("500", "internal: the server failed; details are in its log"),
+            (
+                "503",
+                "database_unavailable: try again in a few seconds (Retry-After)",
+            ),
+        ];
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (status, description) in answers {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                }
+            }
+        }
+    }
+}

@@ -206,7 +206,8 @@ pub fn openapi_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
 /// endpoints (which answer any method, as proxies ask with the original
 /// request's).
 fn openapi_json(mut doc: utoipa::openapi::OpenApi) -> String {
-    use utoipa::OpenApi;
+    use utoipa::{Modify, OpenApi};
+    error::CommonAnswers.modify(&mut doc);
     doc.merge(authz::AuthzDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not render the OpenAPI document");
