@@ -38,6 +38,8 @@ pub(crate) enum Param<'a> {
     OptInt(Option<i64>),
     /// Text or NULL.
     OptText(Option<&'a str>),
+    /// Bytes or NULL.
+    OptBytes(Option<&'a [u8]>),
 }
 
 impl rusqlite::ToSql for Param<'_> {
@@ -47,6 +49,7 @@ impl rusqlite::ToSql for Param<'_> {
             Self::Int(i) => i.to_sql(),
             Self::OptInt(o) => o.to_sql(),
             Self::OptText(o) => o.to_sql(),
+            Self::OptBytes(o) => o.to_sql(),
         }
     }
 }
@@ -62,6 +65,8 @@ pub(crate) enum Owned {
     OptInt(Option<i64>),
     /// Text or NULL.
     OptText(Option<String>),
+    /// Bytes or NULL.
+    OptBytes(Option<Vec<u8>>),
 }
 
 impl From<&Param<'_>> for Owned {
@@ -71,6 +76,7 @@ impl From<&Param<'_>> for Owned {
             Param::Int(i) => Self::Int(i),
             Param::OptInt(o) => Self::OptInt(o),
             Param::OptText(o) => Self::OptText(o.map(str::to_owned)),
+            Param::OptBytes(o) => Self::OptBytes(o.map(<[u8]>::to_vec)),
         }
     }
 }
@@ -82,6 +88,7 @@ impl rusqlite::ToSql for Owned {
             Self::Int(i) => i.to_sql(),
             Self::OptInt(o) => o.to_sql(),
             Self::OptText(o) => o.to_sql(),
+            Self::OptBytes(o) => o.to_sql(),
         }
     }
 }
@@ -101,6 +108,7 @@ pub(crate) fn bind<'q>(mut query: AnyQuery<'q>, params: &[Param<'_>]) -> AnyQuer
             Param::Int(i) => query.bind(i),
             Param::OptInt(o) => query.bind(o),
             Param::OptText(o) => query.bind(o.map(str::to_owned)),
+            Param::OptBytes(o) => query.bind(o.map(<[u8]>::to_vec)),
         };
     }
     query
@@ -114,6 +122,7 @@ pub(crate) fn bind_owned<'q>(mut query: AnyQuery<'q>, params: &[Owned]) -> AnyQu
             Owned::Int(i) => query.bind(*i),
             Owned::OptInt(o) => query.bind(*o),
             Owned::OptText(o) => query.bind(o.clone()),
+            Owned::OptBytes(o) => query.bind(o.clone()),
         };
     }
     query

@@ -42,10 +42,10 @@ pub enum Backend {
 pub struct SqlStore {
     /// Reads.
     pool: AnyPool,
-    /// Writes. On SQLite a pool of one connection: SQLite has one writer
-    /// at a time anyway, and queueing here (async, first come first
-    /// served) replaces its busy handler's sleep-and-retry, which made
-    /// latencies jump under load. On PostgreSQL the same pool as reads.
+    /// Writes on PostgreSQL (the same pool as reads). On SQLite a pool of
+    /// one connection used only for the migrations and for in-memory
+    /// databases: every write to a SQLite file goes through [`exec`]'s one
+    /// writer thread (`fast`), so the file has one writer in this process.
     writer: AnyPool,
     /// SQLite on rusqlite, called in place (see [`exec`]); `None` on
     /// PostgreSQL and for in-memory SQLite.
@@ -478,21 +478,6 @@ fn browser(row: &impl Columns) -> Result<RememberedBrowser> {
 }
 
 impl SqlStore {
-    /// Runs a statement on the pool; the number of rows it changed.
-    async fn run<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    ) -> Result<u64> {
-        self.failpoint.tick()?;
-        query
-            .execute(&self.writer)
-            .await
-            .map(|done| done.rows_affected())
-            .map_err(db)
-    }
-}
-
-impl SqlStore {
     /// A write on the backend's driver; the rows it changed.
     async fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
         self.failpoint.tick()?;
@@ -693,31 +678,33 @@ impl Store for SqlStore {
     }
 
     async fn set_locale(&self, account_id: &str, locale: &str) -> Result<()> {
-        self.run(
-            sqlx::query("UPDATE accounts SET locale = $1 WHERE id = $2")
-                .bind(locale)
-                .bind(account_id),
+        self.exec(
+            "UPDATE accounts SET locale = $1 WHERE id = $2",
+            &[Param::Text(locale), Param::Text(account_id)],
         )
         .await?;
         Ok(())
     }
 
     async fn insert_method(&self, m: &Method) -> Result<()> {
-        self.run(sqlx::query(
+        self.exec(
             "INSERT INTO methods (id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                Param::Text(&m.id),
+                Param::Text(&m.account_id),
+                Param::Text(m.kind.as_str()),
+                Param::Text(m.role.as_str()),
+                Param::Text(&m.name),
+                Param::OptBytes(m.secret_sealed.as_deref()),
+                Param::OptText(m.phone.as_deref()),
+                Param::OptInt(m.last_step),
+                Param::Int(m.created_at),
+                Param::OptInt(m.confirmed_at),
+                Param::Int(i64::from(m.active)),
+            ],
         )
-        .bind(&m.id)
-        .bind(&m.account_id)
-        .bind(m.kind.as_str())
-        .bind(m.role.as_str())
-        .bind(&m.name)
-        .bind(m.secret_sealed.clone())
-        .bind(m.phone.clone())
-        .bind(m.last_step)
-        .bind(m.created_at)
-        .bind(m.confirmed_at)
-        .bind(i64::from(m.active))).await?;
+        .await?;
         Ok(())
     }
 
@@ -815,10 +802,12 @@ impl Store for SqlStore {
     }
 
     async fn use_backup_code(&self, account_id: &str, hash: &str, at: i64) -> Result<bool> {
-        let affected = self.run(sqlx::query("UPDATE backup_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL")
-            .bind(at)
-            .bind(account_id)
-            .bind(hash)).await?;
+        let affected = self
+            .exec(
+                "UPDATE backup_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
+                &[Param::Int(at), Param::Text(account_id), Param::Text(hash)],
+            )
+            .await?;
         Ok(affected == 1)
     }
 
@@ -1035,17 +1024,22 @@ impl Store for SqlStore {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<RememberedBrowser>> {
-        let row = sqlx::query(
-            "UPDATE remembered_browsers SET last_used_at = $1
-             WHERE account_id = $2 AND token_hash = $3 AND expires_at > $1 RETURNING id, account_id, label, created_at, last_used_at, expires_at",
-        )
-        .bind(now)
-        .bind(account_id)
-        .bind(token_hash)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(db)?;
-        row.as_ref().map(browser).transpose()
+        Ok(self
+            .rows(
+                true,
+                "UPDATE remembered_browsers SET last_used_at = $1
+                 WHERE account_id = $2 AND token_hash = $3 AND expires_at > $1
+                 RETURNING id, account_id, label, created_at, last_used_at, expires_at",
+                &[
+                    Param::Int(now),
+                    Param::Text(account_id),
+                    Param::Text(token_hash),
+                ],
+                1,
+            )
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn browsers(&self, account_id: &str, now: i64) -> Result<Vec<RememberedBrowser>> {
@@ -1074,13 +1068,10 @@ impl Store for SqlStore {
     }
 
     async fn end_open_challenges(&self, account_id: &str, at: i64) -> Result<u64> {
-        self.run(
-            sqlx::query(
-                "UPDATE challenges SET expires_at = $1
-                 WHERE account_id = $2 AND completed_at IS NULL AND expires_at > $1",
-            )
-            .bind(at)
-            .bind(account_id),
+        self.exec(
+            "UPDATE challenges SET expires_at = $1
+             WHERE account_id = $2 AND completed_at IS NULL AND expires_at > $1",
+            &[Param::Int(at), Param::Text(account_id)],
         )
         .await
     }
@@ -1108,17 +1099,20 @@ impl Store for SqlStore {
     }
 
     async fn insert_sent_code(&self, c: &SentCode) -> Result<()> {
-        self.run(sqlx::query(
+        self.exec(
             "INSERT INTO sent_codes (id, account_id, challenge_id, method_id, code_hash, sent_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                Param::Text(&c.id),
+                Param::Text(&c.account_id),
+                Param::OptText(c.challenge_id.as_deref()),
+                Param::Text(&c.method_id),
+                Param::Text(&c.code_hash),
+                Param::Int(c.sent_at),
+                Param::Int(c.expires_at),
+            ],
         )
-        .bind(&c.id)
-        .bind(&c.account_id)
-        .bind(c.challenge_id.clone())
-        .bind(&c.method_id)
-        .bind(&c.code_hash)
-        .bind(c.sent_at)
-        .bind(c.expires_at)).await?;
+        .await?;
         Ok(())
     }
 
@@ -1129,15 +1123,15 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<bool> {
         let affected = self
-            .run(
-                sqlx::query(
-                    "UPDATE sent_codes SET used_at = $1
-             WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
-               (SELECT id FROM sent_codes WHERE challenge_id = $3 ORDER BY seq DESC LIMIT 3)",
-                )
-                .bind(now)
-                .bind(code_hash)
-                .bind(challenge_id),
+            .exec(
+                "UPDATE sent_codes SET used_at = $1
+                 WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
+                   (SELECT id FROM sent_codes WHERE challenge_id = $3 ORDER BY seq DESC LIMIT 3)",
+                &[
+                    Param::Int(now),
+                    Param::Text(code_hash),
+                    Param::Text(challenge_id),
+                ],
             )
             .await?;
         Ok(affected == 1)
@@ -1149,14 +1143,14 @@ impl Store for SqlStore {
         code_hash: &str,
         now: i64,
     ) -> Result<bool> {
-        let affected = self.run(sqlx::query(
-            "UPDATE sent_codes SET used_at = $1
-             WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
-               (SELECT id FROM sent_codes WHERE method_id = $3 AND challenge_id IS NULL ORDER BY seq DESC LIMIT 3)",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .bind(method_id)).await?;
+        let affected = self
+            .exec(
+                "UPDATE sent_codes SET used_at = $1
+                 WHERE used_at IS NULL AND expires_at > $1 AND code_hash = $2 AND id IN
+                   (SELECT id FROM sent_codes WHERE method_id = $3 AND challenge_id IS NULL ORDER BY seq DESC LIMIT 3)",
+                &[Param::Int(now), Param::Text(code_hash), Param::Text(method_id)],
+            )
+            .await?;
         Ok(affected == 1)
     }
 
@@ -1170,17 +1164,20 @@ impl Store for SqlStore {
     }
 
     async fn bump_counter(&self, key: &str, window_start: i64) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO counters (key, window_start, count) VALUES ($1, $2, 1)
-             ON CONFLICT (key, window_start) DO UPDATE SET count = counters.count + 1
-             RETURNING count",
-        )
-        .bind(key)
-        .bind(window_start)
-        .fetch_one(&self.writer)
-        .await
-        .map_err(db)?;
-        row.try_get("count").map_err(db)
+        let rows: Vec<Count> = self
+            .rows(
+                true,
+                "INSERT INTO counters (key, window_start, count) VALUES ($1, $2, 1)
+                 ON CONFLICT (key, window_start) DO UPDATE SET count = counters.count + 1
+                 RETURNING count AS n",
+                &[Param::Text(key), Param::Int(window_start)],
+                1,
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(|c| c.0)
+            .ok_or_else(|| Error::Store("the counter returned no row".into()))
     }
 
     async fn counter(&self, key: &str, window_start: i64) -> Result<i64> {
@@ -1198,12 +1195,17 @@ impl Store for SqlStore {
     }
 
     async fn insert_outbox(&self, m: &OutboxMessage) -> Result<()> {
-        self.run(sqlx::query("INSERT INTO outbox (id, channel, recipient, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&m.id)
-            .bind(&m.channel)
-            .bind(&m.recipient)
-            .bind(&m.body)
-            .bind(m.created_at)).await?;
+        self.exec(
+            "INSERT INTO outbox (id, channel, recipient, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                Param::Text(&m.id),
+                Param::Text(&m.channel),
+                Param::Text(&m.recipient),
+                Param::Text(&m.body),
+                Param::Int(m.created_at),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -1381,12 +1383,9 @@ impl Store for SqlStore {
     }
 
     async fn pause_codes(&self, account_id: &str, at: i64) -> Result<()> {
-        self.run(
-            sqlx::query(
-                "UPDATE accounts SET codes_paused_at = $1 WHERE id = $2 AND codes_paused_at IS NULL",
-            )
-            .bind(at)
-            .bind(account_id),
+        self.exec(
+            "UPDATE accounts SET codes_paused_at = $1 WHERE id = $2 AND codes_paused_at IS NULL",
+            &[Param::Int(at), Param::Text(account_id)],
         )
         .await?;
         Ok(())
@@ -1418,23 +1417,23 @@ impl Store for SqlStore {
 
     async fn insert_recovery_case(&self, c: &RecoveryCase, sealed: &[u8]) -> Result<bool> {
         let affected = self
-            .run(
-                sqlx::query(
-                    "INSERT INTO recovery_cases (id, account_id, document_kind, content_type, document_size,
-                     document_sealed, status, reason, ip, browser, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10)
-                     ON CONFLICT (account_id) WHERE status = 'open' DO NOTHING",
-                )
-                .bind(&c.id)
-                .bind(&c.account_id)
-                .bind(c.document_kind.as_str())
-                .bind(&c.content_type)
-                .bind(c.document_size)
-                .bind(sealed.to_vec())
-                .bind(CaseStatus::Open.as_str())
-                .bind(&c.ip)
-                .bind(&c.browser)
-                .bind(c.created_at),
+            .exec(
+                "INSERT INTO recovery_cases (id, account_id, document_kind, content_type, document_size,
+                 document_sealed, status, reason, ip, browser, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10)
+                 ON CONFLICT (account_id) WHERE status = 'open' DO NOTHING",
+                &[
+                    Param::Text(&c.id),
+                    Param::Text(&c.account_id),
+                    Param::Text(c.document_kind.as_str()),
+                    Param::Text(&c.content_type),
+                    Param::Int(c.document_size),
+                    Param::OptBytes(Some(sealed)),
+                    Param::Text(CaseStatus::Open.as_str()),
+                    Param::Text(&c.ip),
+                    Param::Text(&c.browser),
+                    Param::Int(c.created_at),
+                ],
             )
             .await?;
         Ok(affected == 1)
@@ -1513,13 +1512,10 @@ impl Store for SqlStore {
     }
 
     async fn purge_recovery_documents(&self, decided_before: i64, at: i64) -> Result<u64> {
-        self.run(
-            sqlx::query(
-                "UPDATE recovery_cases SET document_sealed = NULL, document_deleted_at = $1
-                 WHERE status <> 'open' AND decided_at <= $2 AND document_sealed IS NOT NULL",
-            )
-            .bind(at)
-            .bind(decided_before),
+        self.exec(
+            "UPDATE recovery_cases SET document_sealed = NULL, document_deleted_at = $1
+             WHERE status <> 'open' AND decided_at <= $2 AND document_sealed IS NOT NULL",
+            &[Param::Int(at), Param::Int(decided_before)],
         )
         .await
     }
@@ -1619,17 +1615,17 @@ impl Store for SqlStore {
     }
 
     async fn insert_sign_up(&self, p: &PendingSignUp) -> Result<()> {
-        self.run(
-            sqlx::query(
-                "INSERT INTO sign_ups (token_hash, email, password_hash, locale, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&p.token_hash)
-            .bind(&p.email)
-            .bind(&p.password_hash)
-            .bind(&p.locale)
-            .bind(p.created_at)
-            .bind(p.expires_at),
+        self.exec(
+            "INSERT INTO sign_ups (token_hash, email, password_hash, locale, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                Param::Text(&p.token_hash),
+                Param::Text(&p.email),
+                Param::Text(&p.password_hash),
+                Param::Text(&p.locale),
+                Param::Int(p.created_at),
+                Param::Int(p.expires_at),
+            ],
         )
         .await?;
         Ok(())
@@ -1702,7 +1698,10 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.run(sqlx::query("SELECT 1")).await?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 }
