@@ -619,6 +619,12 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> impl Future<Output = Result<Option<String>>> + Send;
 
+    /// The audit log, newest first, each event with its account's email
+    /// (one query).
+    fn filtered_events_with_emails(
+        &self,
+        filter: &EventFilter,
+    ) -> impl Future<Output = Result<Vec<(Event, Option<String>)>>> + Send;
     /// The audit log, newest first.
     fn filtered_events(
         &self,

@@ -39,9 +39,7 @@ async fn fresh(w: &World) -> Account {
 
 async fn snapshot(w: &World) -> String {
     let id = fresh(w).await.id;
-    nidan_store::testing::snapshot(w.nidan.store(), &id)
-        .await
-        .unwrap()
+    nidan_store::testing::snapshot(&w.store, &id).await.unwrap()
 }
 
 fn code_now(w: &World, secret: &nidan_otp::Secret) -> String {
@@ -98,7 +96,7 @@ async fn all_or_nothing<C>(
             before,
             "{name}: the setup is not repeatable"
         );
-        let failpoint = w.nidan.store().failpoint().clone();
+        let failpoint = &w.store.failpoint().clone();
         failpoint.arm(Some(n));
         let result = op(&w, &ctx).await;
         let fired = failpoint.fired();
@@ -365,21 +363,16 @@ async fn methods_left_active_by_an_old_interrupted_enable_are_dropped() {
     two_pending_apps(&w).await;
     let a = fresh(&w).await;
     let stale: Vec<(String, MethodRole)> = w
-        .nidan
-        .store()
+        .store
         .methods(&a.id)
         .await
         .unwrap()
         .into_iter()
         .map(|m| (m.id, m.role))
         .collect();
-    w.nidan
-        .store()
-        .activate_methods(&a.id, &stale)
-        .await
-        .unwrap();
+    w.store.activate_methods(&a.id, &stale).await.unwrap();
     two_apps_on_again(&w).await;
-    let methods = w.nidan.store().methods(&a.id).await.unwrap();
+    let methods = w.store.methods(&a.id).await.unwrap();
     assert_eq!(methods.len(), 2, "{methods:?}");
     assert!(
         methods

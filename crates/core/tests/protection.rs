@@ -600,7 +600,7 @@ async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
         .reset_password(&reset, "a new long password", &origin())
         .await
         .unwrap();
-    let events = nidan_core::Store::events(w.nidan.store(), &account.id, 50)
+    let events = nidan_core::Store::events(&w.store, &account.id, 50)
         .await
         .unwrap();
     assert!(events.iter().any(|e| e.kind == "not_me"));

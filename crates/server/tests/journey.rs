@@ -114,7 +114,7 @@ async fn the_whole_journey_through_the_json_api() {
         (status, body["status"].as_str()),
         (202, Some("check_email"))
     );
-    let told = nidan_core::Store::outbox(s.nidan.store(), 5).await.unwrap();
+    let told = s.nidan.outbox(5).await.unwrap();
     assert!(told[0].body.contains("already has one"), "{}", told[0].body);
 
     // Wizard page 1: an app, verified with its code.
@@ -622,9 +622,7 @@ async fn the_openapi_document_describes_every_route() {
 
 /// The sign-up link last emailed to `recipient` (from the outbox).
 async fn sign_up_link(s: &Server, recipient: &str) -> String {
-    let messages = nidan_core::Store::outbox(s.nidan.store(), 50)
-        .await
-        .unwrap();
+    let messages = s.nidan.outbox(50).await.unwrap();
     let m = messages
         .into_iter()
         .find(|m| m.recipient == recipient.to_lowercase() && m.body.contains("/signup/confirm/"))
@@ -666,9 +664,7 @@ async fn sign_up(s: &Server, c: &reqwest::Client, email: &str) -> String {
 
 /// The newest code the outbox kept for `recipient`.
 async fn outbox_code(s: &Server, recipient: &str) -> (String, String) {
-    let messages = nidan_core::Store::outbox(s.nidan.store(), 20)
-        .await
-        .unwrap();
+    let messages = s.nidan.outbox(20).await.unwrap();
     let m = messages
         .into_iter()
         .find(|m| m.recipient == recipient)
@@ -1006,9 +1002,7 @@ async fn recovery_uploads_are_checked_by_content_and_reviewed_by_an_admin_over_h
     );
 
     // The approval email, then a password-only sign-in.
-    let mails = nidan_core::Store::outbox(s.nidan.store(), 10)
-        .await
-        .unwrap();
+    let mails = s.nidan.outbox(10).await.unwrap();
     assert!(
         mails.iter().any(|m| m.recipient == "lost@example.com"
             && m.body
@@ -1096,7 +1090,8 @@ async fn a_script_flooding_sign_ins_gets_one_alert_then_no_more_texts() {
     assert_eq!(status, 200);
 
     let texts = async || {
-        nidan_core::Store::outbox(s.nidan.store(), 1000)
+        s.nidan
+            .outbox(1000)
             .await
             .unwrap()
             .iter()
@@ -1104,7 +1099,8 @@ async fn a_script_flooding_sign_ins_gets_one_alert_then_no_more_texts() {
             .count()
     };
     let alerts = async || {
-        nidan_core::Store::outbox(s.nidan.store(), 1000)
+        s.nidan
+            .outbox(1000)
             .await
             .unwrap()
             .iter()
@@ -1158,7 +1154,9 @@ async fn a_script_flooding_sign_ins_gets_one_alert_then_no_more_texts() {
     // The owner changes the password with an emailed link; texts resume.
     let (status, _) = post(&c, api("/password/forgot"), None, json!({"email": email})).await;
     assert_eq!(status, 200);
-    let link = nidan_core::Store::outbox(s.nidan.store(), 5)
+    let link = s
+        .nidan
+        .outbox(5)
         .await
         .unwrap()
         .into_iter()
@@ -1290,9 +1288,7 @@ async fn this_wasnt_me_from_a_notice_signs_out_everywhere() {
     let c = reqwest::Client::new();
     let token = sign_up(&s, &c, "mio@example.com").await;
     enable_two_apps(&s, "mio@example.com", &token).await;
-    let mails = nidan_core::Store::outbox(s.nidan.store(), 10)
-        .await
-        .unwrap();
+    let mails = s.nidan.outbox(10).await.unwrap();
     let notice = mails
         .iter()
         .find(|m| m.channel == "email" && m.body.contains("/not-me/"))

@@ -1681,6 +1681,28 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn filtered_events_with_emails(
+        &self,
+        f: &EventFilter,
+    ) -> Result<Vec<(Event, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.account_id, e.kind, e.at, e.ip, e.user_agent, e.detail, a.email
+             FROM events e LEFT JOIN accounts a ON a.id = e.account_id
+             WHERE ($1 IS NULL OR e.account_id = $1) AND ($2 IS NULL OR e.kind = $2) AND ($3 IS NULL OR e.at >= $3)
+             ORDER BY e.seq DESC LIMIT $4",
+        )
+        .bind(f.account_id.clone())
+        .bind(f.kind.clone())
+        .bind(f.since)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((Event::from_row(r)?, r.col("email")?)))
+            .collect()
+    }
+
     async fn filtered_events(&self, f: &EventFilter) -> Result<Vec<Event>> {
         let rows = sqlx::query(
             "SELECT id, account_id, kind, at, ip, user_agent, detail FROM events

@@ -413,6 +413,33 @@ impl<S: Store> Nidan<S> {
             .await
     }
 
+    /// [`Self::audit_log`] with each event's account email, for the admin
+    /// console (one query).
+    pub async fn audit_log_with_emails(
+        &self,
+        actor: &Actor,
+        email: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(Event, Option<String>)>> {
+        actor.authorize()?;
+        let account_id = match email.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(email) => Some(self.user_by_email(actor, email).await?.id),
+            None => None,
+        };
+        self.store
+            .filtered_events_with_emails(&EventFilter {
+                account_id,
+                kind: kind
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+                since: None,
+                limit: limit.clamp(1, 1000),
+            })
+            .await
+    }
+
     /// The whole audit log (or one account's, or one kind), newest first,
     /// for an export before `policy.audit_retention_days` deletes it.
     pub async fn export_audit_log(

@@ -95,9 +95,14 @@ impl<S: Store> Nidan<S> {
         &self.policy
     }
 
-    /// The store, for health checks.
-    pub fn store(&self) -> &S {
-        &self.store
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    /// The newest messages the development outbox kept, newest first.
+    pub async fn outbox(&self, limit: i64) -> Result<Vec<crate::model::OutboxMessage>> {
+        self.store.outbox(limit).await
     }
 
     /// The current time.

@@ -103,6 +103,9 @@ pub const T0: i64 = 1_800_000_000;
 
 pub struct World {
     pub nidan: Nidan<SqlStore>,
+    /// The same store the service uses (for fault tests and checks that
+    /// look at rows directly).
+    pub store: SqlStore,
     pub clock: ManualClock,
     pub texts: Recorder,
     pub calls: Recorder,
@@ -121,6 +124,7 @@ pub fn origin() -> Origin {
 pub async fn world_with(policy: Policy, fail: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = nidan_store::testing::store(dir.path()).await.unwrap();
+    let kept = store.clone();
     let clock = ManualClock::new(T0);
     let texts = Recorder {
         fail,
@@ -146,6 +150,7 @@ pub async fn world_with(policy: Policy, fail: bool) -> World {
     });
     World {
         nidan,
+        store: kept,
         clock,
         texts,
         calls,

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use nidan_core::{Nidan, Store};
+use nidan_core::Nidan;
 use nidan_store::SqlStore;
 use tower_http::csrf::CsrfLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -217,11 +217,8 @@ fn openapi_json(mut doc: utoipa::openapi::OpenApi) -> String {
 
 /// Ready when the database answers, said within a second either way.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let ping = tokio::time::timeout(
-        std::time::Duration::from_millis(900),
-        state.nidan.store().ping(),
-    )
-    .await;
+    let ping =
+        tokio::time::timeout(std::time::Duration::from_millis(900), state.nidan.ready()).await;
     match ping {
         Ok(Ok(())) => "ready".into_response(),
         Ok(Err(e)) => {

@@ -5,8 +5,6 @@
 //! entry, get in; every change is recorded by the core with the admin's
 //! name.
 
-use std::collections::HashMap;
-
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::header::{
@@ -14,9 +12,9 @@ use axum::http::header::{
 };
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use nidan_core::Error;
 use nidan_core::model::{Account, CaseStatus, RecoveryCase};
 use nidan_core::service::admin::Actor;
-use nidan_core::{Error, Store};
 use serde::Deserialize;
 
 use super::{Base, EventLine, guarded, kind_label};
@@ -406,7 +404,7 @@ async fn events(
 ) -> Response {
     let events = match state
         .nidan
-        .audit_log(&actor, Some(&q.email), Some(&q.kind), 200)
+        .audit_log_with_emails(&actor, Some(&q.email), Some(&q.kind), 200)
         .await
     {
         Ok(e) => e,
@@ -418,30 +416,14 @@ async fn events(
             return (status, page).into_response();
         }
     };
-    // Emails for the accounts on this page.
-    let mut emails: HashMap<String, String> = HashMap::new();
-    for id in events.iter().filter_map(|e| e.account_id.clone()) {
-        if emails.contains_key(&id) {
-            continue;
-        }
-        let email = match state.nidan.store().account_by_id(&id).await {
-            Ok(Some(a)) => a.email,
-            _ => id.clone(),
-        };
-        emails.insert(id, email);
-    }
     let lines = events
-        .iter()
-        .map(|e| AuditLine {
+        .into_iter()
+        .map(|(e, email)| AuditLine {
             when: t.datetime(&e.at),
-            who: e
-                .account_id
-                .as_ref()
-                .and_then(|id| emails.get(id).cloned())
-                .unwrap_or_default(),
-            kind: e.kind.clone(),
-            detail: e.detail.clone(),
-            ip: e.ip.clone(),
+            who: email.or(e.account_id).unwrap_or_default(),
+            kind: e.kind,
+            detail: e.detail,
+            ip: e.ip,
             agent: e.user_agent.chars().take(80).collect(),
         })
         .collect();

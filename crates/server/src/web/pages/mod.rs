@@ -1257,7 +1257,7 @@ async fn outbox_page(
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
     let limit = if query.to.is_some() { 1000 } else { 50 };
-    match nidan_core::Store::outbox(state.nidan.store(), limit).await {
+    match state.nidan.outbox(limit).await {
         Ok(messages) => {
             let messages = messages
                 .into_iter()
