@@ -70,13 +70,12 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub struct ApiUser {
     session: Session,
     account: Account,
-    t: Tr,
 }
 
 impl ApiUser {
-    /// The account and the request's language.
-    pub fn into_parts(self) -> (Account, Tr) {
-        (self.account, self.t)
+    /// The account.
+    pub fn into_account(self) -> Account {
+        self.account
     }
 }
 
@@ -87,18 +86,9 @@ impl FromRequestParts<AppState> for ApiUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let t = Tr::from_parts(parts);
-        let token = session_token(parts).ok_or(ApiError(Error::NotSignedIn, t))?;
-        let (session, account) = state
-            .nidan
-            .authenticate(&token)
-            .await
-            .map_err(|e| ApiError(e, t))?;
-        Ok(Self {
-            session,
-            account,
-            t,
-        })
+        let token = session_token(parts).ok_or(ApiError(Error::NotSignedIn))?;
+        let (session, account) = state.nidan.authenticate(&token).await?;
+        Ok(Self { session, account })
     }
 }
 
@@ -107,13 +97,12 @@ impl FromRequestParts<AppState> for ApiUser {
 pub struct SecureUser {
     session: Session,
     account: Account,
-    t: Tr,
 }
 
 impl SecureUser {
-    /// The account and the request's language.
-    pub fn into_parts(self) -> (Account, Tr) {
-        (self.account, self.t)
+    /// The account.
+    pub fn into_account(self) -> Account {
+        self.account
     }
 }
 
@@ -124,20 +113,9 @@ impl FromRequestParts<AppState> for SecureUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ApiUser {
-            session,
-            account,
-            t,
-        } = ApiUser::from_request_parts(parts, state).await?;
-        state
-            .nidan
-            .require_recent_password(&session)
-            .map_err(|e| ApiError(e, t))?;
-        Ok(Self {
-            session,
-            account,
-            t,
-        })
+        let ApiUser { session, account } = ApiUser::from_request_parts(parts, state).await?;
+        state.nidan.require_recent_password(&session)?;
+        Ok(Self { session, account })
     }
 }
 
@@ -197,8 +175,7 @@ async fn signup(
     state
         .nidan
         .sign_up(&req.email, &req.password, t.lang, &origin)
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(SignupResponse {
@@ -220,15 +197,10 @@ pub struct SignupConfirmRequest {
     responses((status = 200, body = SessionResponse), (status = 410, description = "sign_up_link_invalid", body = ErrorBody)))]
 async fn signup_confirm(
     State(state): State<AppState>,
-    t: Tr,
     RequestOrigin(origin): RequestOrigin,
     JsonBody(req): JsonBody<SignupConfirmRequest>,
 ) -> ApiResult<SessionResponse> {
-    let signed = state
-        .nidan
-        .confirm_sign_up(&req.token, &origin)
-        .await
-        .map_err(|e| ApiError(e, t))?;
+    let signed = state.nidan.confirm_sign_up(&req.token, &origin).await?;
     Ok(Json(session_response(&signed)))
 }
 
@@ -324,8 +296,7 @@ async fn signin(
             remembered.as_deref(),
             &origin,
         )
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok(Json(match step {
         PasswordStep::SignedIn(signed) => SigninResponse {
             status: "signed_in".into(),
@@ -381,15 +352,13 @@ pub struct CodeRequest {
         (status = 429, description = "too_many_attempts", body = ErrorBody)))]
 async fn signin_code(
     State(state): State<AppState>,
-    t: Tr,
     RequestOrigin(origin): RequestOrigin,
     JsonBody(req): JsonBody<CodeRequest>,
 ) -> ApiResult<SessionResponse> {
     let signed = state
         .nidan
         .verify_code(&req.challenge, &req.code, req.remember_browser, &origin)
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok(Json(session_response(&signed)))
 }
 
@@ -407,15 +376,13 @@ pub struct CombinedRequest {
     responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody)))]
 async fn signin_combined(
     State(state): State<AppState>,
-    t: Tr,
     RequestOrigin(origin): RequestOrigin,
     JsonBody(req): JsonBody<CombinedRequest>,
 ) -> ApiResult<SessionResponse> {
     let signed = state
         .nidan
         .sign_in_combined(&req.email, &req.password, false, &origin)
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok(Json(session_response(&signed)))
 }
 
@@ -437,11 +404,7 @@ async fn signout(
     RequestOrigin(origin): RequestOrigin,
     user: ApiUser,
 ) -> ApiResult<Done> {
-    state
-        .nidan
-        .sign_out(&user.session, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+    state.nidan.sign_out(&user.session, &origin).await?;
     Ok(done())
 }
 
@@ -488,8 +451,7 @@ async fn reauth(
     state
         .nidan
         .step_up(&user.session, &user.account, &req.password, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -519,8 +481,7 @@ async fn change_password(
             &req.new,
             &origin,
         )
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -575,11 +536,7 @@ pub struct SecurityResponse {
 /// The security settings overview (needs a recent password).
 #[utoipa::path(get, path = "/api/v1/security", responses((status = 200, body = SecurityResponse), (status = 403, description = "step_up_required", body = ErrorBody)))]
 async fn security(State(state): State<AppState>, user: SecureUser) -> ApiResult<SecurityResponse> {
-    let o = state
-        .nidan
-        .overview(&user.account)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+    let o = state.nidan.overview(&user.account).await?;
     Ok(Json(SecurityResponse {
         two_step_on: o.two_sv_on_since.is_some(),
         two_step_on_since: o.two_sv_on_since,
@@ -638,11 +595,7 @@ pub struct WizardResponse {
 /// The wizard's progress.
 #[utoipa::path(get, path = "/api/v1/wizard", responses((status = 200, body = WizardResponse)))]
 async fn wizard(State(state): State<AppState>, user: SecureUser) -> ApiResult<WizardResponse> {
-    let w = state
-        .nidan
-        .wizard_state(&user.account)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+    let w = state.nidan.wizard_state(&user.account).await?;
     let page = match (&w.primary, &w.backup) {
         (None, _) => 1,
         (Some(_), None) if !w.backup_optional => 2,
@@ -692,8 +645,7 @@ async fn begin_app(
     let app = state
         .nidan
         .begin_app(&user.account, role, &req.name)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     let svg = nidan_otp::qr::render_svg(&app.uri).unwrap_or_default();
     Ok(Json(BeginAppResponse {
         method_id: app.method_id,
@@ -723,8 +675,7 @@ async fn confirm_app(
     state
         .nidan
         .confirm_app(&user.account, &id, &req.code, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -762,8 +713,7 @@ async fn enable(
             req.remember_browser,
             &origin,
         )
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(Json(EnableResponse {
         backup_codes: enabled.backup_codes.iter().map(|c| c.to_string()).collect(),
         remember_token: enabled.remember_token.map(|t| t.to_string()),
@@ -781,8 +731,7 @@ async fn remove_method(
     state
         .nidan
         .remove_method(&user.account, &id, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -805,8 +754,7 @@ async fn rename_method(
     state
         .nidan
         .rename_method(&user.account, &id, &req.name, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -821,8 +769,7 @@ async fn make_primary(
     state
         .nidan
         .make_primary(&user.account, &id, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -843,8 +790,7 @@ async fn regenerate_codes(
     let codes = state
         .nidan
         .regenerate_backup_codes(&user.account, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(Json(CodesResponse {
         backup_codes: codes.iter().map(|c| c.to_string()).collect(),
     }))
@@ -861,8 +807,7 @@ async fn turn_off(
     state
         .nidan
         .turn_off(&user.account, &req.code, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -876,8 +821,7 @@ async fn forget_all_browsers(
     state
         .nidan
         .forget_all_browsers(&user.account, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -892,8 +836,7 @@ async fn forget_browser(
     state
         .nidan
         .forget_browser(&user.account, &id, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -955,8 +898,7 @@ async fn begin_phone(
             channel(&req.channel),
             &origin,
         )
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(Json(BeginPhoneResponse {
         method_id: p.method_id,
         masked: p.masked,
@@ -978,8 +920,7 @@ async fn confirm_phone(
     state
         .nidan
         .confirm_phone(&user.account, &id, &req.code, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -995,8 +936,7 @@ async fn resend_phone(
     state
         .nidan
         .resend_enrolment_code(&user.account, &id, &origin)
-        .await
-        .map_err(|e| ApiError(e, user.t))?;
+        .await?;
     Ok(done())
 }
 
@@ -1016,7 +956,6 @@ pub struct SendRequest {
     responses((status = 200, body = Done), (status = 410, description = "challenge_expired: the sign-in attempt ended or does not exist", body = ErrorBody), (status = 429, description = "send_cooldown, send_cap_reached", body = ErrorBody), (status = 503, description = "delivery_failed", body = ErrorBody)))]
 async fn signin_send(
     State(state): State<AppState>,
-    t: Tr,
     RequestOrigin(origin): RequestOrigin,
     JsonBody(req): JsonBody<SendRequest>,
 ) -> ApiResult<Done> {
@@ -1028,7 +967,6 @@ async fn signin_send(
             Some(channel(&req.channel)),
             &origin,
         )
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok(done())
 }

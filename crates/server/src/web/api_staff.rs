@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::api::{ApiUser, Done, SecureUser};
-use super::context::{RequestOrigin, Tr};
+use super::context::RequestOrigin;
 use super::error::{ApiError, ErrorBody, JsonBody};
 
 /// The routes, each with its OpenAPI entry (see [`super::api::routes`]).
@@ -39,7 +39,6 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 /// An admin with a recent password entry.
 pub struct ApiStaff {
     actor: Actor,
-    t: Tr,
 }
 
 impl FromRequestParts<AppState> for ApiStaff {
@@ -50,13 +49,12 @@ impl FromRequestParts<AppState> for ApiStaff {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let user = SecureUser::from_request_parts(parts, state).await?;
-        let (account, t) = user.into_parts();
+        let account = user.into_account();
         if !account.is_admin() {
-            return Err(ApiError(Error::NotAdmin, t));
+            return Err(ApiError(Error::NotAdmin));
         }
         Ok(Self {
             actor: Actor::Admin(Box::new(account)),
-            t,
         })
     }
 }
@@ -115,12 +113,11 @@ async fn my_events(
     user: ApiUser,
     Query(q): Query<LimitQuery>,
 ) -> ApiResult<Events> {
-    let (account, t) = user.into_parts();
+    let account = user.into_account();
     let events = state
         .nidan
         .my_events(&account, q.limit.unwrap_or(100))
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok(Json(Events {
         events: events.into_iter().map(AuditEvent::from).collect(),
     }))
@@ -140,15 +137,13 @@ pub struct ForgotRequest {
     responses((status = 200, body = Done), (status = 422, body = ErrorBody)))]
 async fn forgot(
     State(state): State<AppState>,
-    t: Tr,
     RequestOrigin(origin): RequestOrigin,
     JsonBody(body): JsonBody<ForgotRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
         .request_password_reset(&body.email, &origin)
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -168,15 +163,13 @@ pub struct ResetRequest {
     responses((status = 200, body = Done), (status = 410, description = "reset_link_invalid", body = ErrorBody)))]
 async fn reset(
     State(state): State<AppState>,
-    t: Tr,
     RequestOrigin(origin): RequestOrigin,
     JsonBody(body): JsonBody<ResetRequest>,
 ) -> ApiResult<Done> {
     state
         .nidan
         .reset_password(&body.token, &body.password, &origin)
-        .await
-        .map_err(|e| ApiError(e, t))?;
+        .await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -210,8 +203,7 @@ async fn audit(
             q.kind.as_deref(),
             q.limit.unwrap_or(100),
         )
-        .await
-        .map_err(|e| ApiError(e, staff.t))?;
+        .await?;
     Ok(Json(Events {
         events: events.into_iter().map(AuditEvent::from).collect(),
     }))
@@ -262,11 +254,7 @@ async fn users(
     Query(q): Query<UserQuery>,
 ) -> ApiResult<Users> {
     let locked_after = state.nidan.policy().lockout_after_failures;
-    let found = state
-        .nidan
-        .find_users(&staff.actor, &q.q)
-        .await
-        .map_err(|e| ApiError(e, staff.t))?;
+    let found = state.nidan.find_users(&staff.actor, &q.q).await?;
     Ok(Json(Users {
         users: found
             .into_iter()
@@ -292,11 +280,7 @@ async fn unlock(
     RequestOrigin(origin): RequestOrigin,
     Path(id): Path<String>,
 ) -> ApiResult<Done> {
-    state
-        .nidan
-        .unlock(&staff.actor, &id, &origin)
-        .await
-        .map_err(|e| ApiError(e, staff.t))?;
+    state.nidan.unlock(&staff.actor, &id, &origin).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -312,8 +296,7 @@ async fn disable_2sv(
     state
         .nidan
         .force_two_sv_off(&staff.actor, &id, &origin)
-        .await
-        .map_err(|e| ApiError(e, staff.t))?;
+        .await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -391,13 +374,9 @@ async fn cases(
 ) -> ApiResult<Cases> {
     let status = match q.status.as_deref().unwrap_or("open") {
         "all" => None,
-        other => Some(CaseStatus::parse(other).ok_or(ApiError(Error::NoSuchCase, staff.t))?),
+        other => Some(CaseStatus::parse(other).ok_or(ApiError(Error::NoSuchCase))?),
     };
-    let found = state
-        .nidan
-        .recovery_queue(&staff.actor, status)
-        .await
-        .map_err(|e| ApiError(e, staff.t))?;
+    let found = state.nidan.recovery_queue(&staff.actor, status).await?;
     Ok(Json(Cases {
         cases: found.into_iter().map(CaseOut::from).collect(),
     }))
@@ -417,7 +396,7 @@ async fn approve(
         .approve_recovery(&staff.actor, &id, &origin)
         .await
         .map(|c| Json(c.into()))
-        .map_err(|e| ApiError(e, staff.t))
+        .map_err(ApiError)
 }
 
 /// A rejection.
@@ -443,5 +422,5 @@ async fn reject(
         .reject_recovery(&staff.actor, &id, &body.reason, &origin)
         .await
         .map(|c| Json(c.into()))
-        .map_err(|e| ApiError(e, staff.t))
+        .map_err(ApiError)
 }

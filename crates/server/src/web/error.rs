@@ -180,15 +180,46 @@ pub fn detail(e: &Error, tr: Tr) -> ErrorDetail {
     }
 }
 
-/// A core error answered as JSON.
+tokio::task_local! {
+    /// The language of the request being answered (see [`with_language`]).
+    static LANGUAGE: Tr;
+}
+
+/// Answers every request in its language: errors turned into responses
+/// (handlers just use `?`) read it here instead of each handler passing it.
+pub async fn with_language(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let t = Tr::from_parts(&parts);
+    LANGUAGE
+        .scope(t, next.run(axum::extract::Request::from_parts(parts, body)))
+        .await
+}
+
+/// The language of the request being answered; English outside one.
+pub fn language() -> Tr {
+    LANGUAGE
+        .try_with(|t| *t)
+        .unwrap_or_else(|_| Tr::from_code("en"))
+}
+
+/// A core error answered as JSON, in the request's language.
 #[derive(Debug)]
-pub struct ApiError(pub Error, pub Tr);
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, _) = classify(&self.0);
         let body = ErrorBody {
-            error: detail(&self.0, self.1),
+            error: detail(&self.0, language()),
         };
         let retry_after = body.error.retry_after;
         let mut res = (status, Json(body)).into_response();

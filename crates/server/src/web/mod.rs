@@ -190,6 +190,7 @@ pub fn app(state: AppState) -> Router {
             outage::RequestLimit(state.request_timeout),
             outage::guard,
         ))
+        .layer(axum::middleware::from_fn(error::with_language))
         .with_state(state)
 }
 
