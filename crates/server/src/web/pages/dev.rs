@@ -54,9 +54,12 @@ pub(super) async fn outbox_page(
                     body: m
                         .body
                         .lines()
-                        .flat_map(|line| {
+                        .enumerate()
+                        .flat_map(|(i, line)| {
                             let mut parts = with_links(line);
-                            parts.push(("\n".to_owned(), false));
+                            if i > 0 {
+                                parts.insert(0, ("\n".to_owned(), false));
+                            }
                             parts
                         })
                         .collect(),
