@@ -422,22 +422,10 @@ impl<S: Store> Nidan<S> {
         kind: Option<&str>,
         limit: i64,
     ) -> Result<Vec<(Event, Option<String>)>> {
-        actor.authorize()?;
-        let account_id = match email.map(str::trim).filter(|e| !e.is_empty()) {
-            Some(email) => Some(self.user_by_email(actor, email).await?.id),
-            None => None,
-        };
-        self.store
-            .filtered_events_with_emails(&EventFilter {
-                account_id,
-                kind: kind
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_owned),
-                since: None,
-                limit: limit.clamp(1, 1000),
-            })
-            .await
+        let filter = self
+            .staff_filter(actor, email, kind, limit.clamp(1, 1000))
+            .await?;
+        self.store.filtered_events_with_emails(&filter).await
     }
 
     /// The whole audit log (or one account's, or one kind), newest first,
@@ -458,22 +446,33 @@ impl<S: Store> Nidan<S> {
         kind: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Event>> {
+        let filter = self.staff_filter(actor, email, kind, limit).await?;
+        self.store.filtered_events(&filter).await
+    }
+
+    /// The audit-log filter staff asked for: an account by email (if
+    /// given) and a kind (if given).
+    async fn staff_filter(
+        &self,
+        actor: &Actor,
+        email: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<EventFilter> {
         actor.authorize()?;
         let account_id = match email.map(str::trim).filter(|e| !e.is_empty()) {
             Some(email) => Some(self.user_by_email(actor, email).await?.id),
             None => None,
         };
-        self.store
-            .filtered_events(&EventFilter {
-                account_id,
-                kind: kind
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_owned),
-                since: None,
-                limit,
-            })
-            .await
+        Ok(EventFilter {
+            account_id,
+            kind: kind
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned),
+            since: None,
+            limit,
+        })
     }
 
     /// The signed-in person's own audit log (SPEC §7.3), newest first.
