@@ -461,7 +461,12 @@ impl<S: Store> Nidan<S> {
     ) -> Result<EventFilter> {
         actor.authorize()?;
         let account_id = match email.map(str::trim).filter(|e| !e.is_empty()) {
-            Some(email) => Some(self.user_by_email(actor, email).await?.id),
+            // Not an address at all: no account has it.
+            Some(email) => match self.user_by_email(actor, email).await {
+                Ok(account) => Some(account.id),
+                Err(Error::InvalidEmail) => return Err(Error::NoSuchAccount),
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         Ok(EventFilter {

@@ -4,7 +4,7 @@
 //! Admin endpoints need an `admin` account with a recent password entry.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use nidan_core::Error;
 use nidan_core::model::{Account, CaseStatus, Event, RecoveryCase};
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::api::{ApiUser, Done, SecureUser};
 use super::context::RequestOrigin;
-use super::error::{ApiError, ErrorBody, JsonBody};
+use super::error::{ApiError, ErrorBody, JsonBody, QueryParams};
 
 /// The routes, each with its OpenAPI entry (see [`super::api::routes`]).
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -99,10 +99,32 @@ pub struct Events {
 
 /// How many entries.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// At most this many (1–1000, default 100).
     #[serde(default)]
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<Limit>,
+}
+
+/// A page size from 1 to 1000; anything else is refused (400).
+#[derive(Debug, Clone, Copy)]
+pub struct Limit(i64);
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if (1..=1000).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom("limit is 1 to 1000"))
+        }
+    }
+}
+
+/// The page size asked for, or 100.
+fn limit_or_default(limit: Option<Limit>) -> i64 {
+    limit.map_or(100, |l| l.0)
 }
 
 /// The caller's own audit log (§7.3).
@@ -111,12 +133,12 @@ pub struct LimitQuery {
 async fn my_events(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(q): Query<LimitQuery>,
+    QueryParams(q): QueryParams<LimitQuery>,
 ) -> ApiResult<Events> {
     let account = user.into_account();
     let events = state
         .nidan
-        .my_events(&account, q.limit.unwrap_or(100))
+        .my_events(&account, limit_or_default(q.limit))
         .await?;
     Ok(Json(Events {
         events: events.into_iter().map(AuditEvent::from).collect(),
@@ -175,6 +197,7 @@ async fn reset(
 
 /// Filters for the audit log.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this account's events.
     #[serde(default)]
@@ -184,16 +207,17 @@ pub struct AuditQuery {
     pub kind: Option<String>,
     /// At most this many (1–1000, default 100).
     #[serde(default)]
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<Limit>,
 }
 
 /// Every account's audit log, filterable (admins).
 #[utoipa::path(get, path = "/api/v1/admin/events", params(AuditQuery),
-    responses((status = 200, body = Events), (status = 403, description = "not_admin or step_up_required", body = ErrorBody)))]
+    responses((status = 200, body = Events), (status = 403, description = "not_admin or step_up_required", body = ErrorBody), (status = 404, description = "no_such_account: no account has that email", body = ErrorBody)))]
 async fn audit(
     State(state): State<AppState>,
     staff: ApiStaff,
-    Query(q): Query<AuditQuery>,
+    QueryParams(q): QueryParams<AuditQuery>,
 ) -> ApiResult<Events> {
     let events = state
         .nidan
@@ -201,7 +225,7 @@ async fn audit(
             &staff.actor,
             q.email.as_deref(),
             q.kind.as_deref(),
-            q.limit.unwrap_or(100),
+            limit_or_default(q.limit),
         )
         .await?;
     Ok(Json(Events {
@@ -239,6 +263,7 @@ pub struct Users {
 
 /// A search.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Part of the email address (all when empty).
     #[serde(default)]
@@ -251,7 +276,7 @@ pub struct UserQuery {
 async fn users(
     State(state): State<AppState>,
     staff: ApiStaff,
-    Query(q): Query<UserQuery>,
+    QueryParams(q): QueryParams<UserQuery>,
 ) -> ApiResult<Users> {
     let locked_after = state.nidan.policy().lockout_after_failures;
     let found = state.nidan.find_users(&staff.actor, &q.q).await?;
@@ -357,10 +382,25 @@ pub struct Cases {
 
 /// Which requests.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CaseQuery {
     /// `open` (default), `approved`, `rejected` or `all`.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<CaseFilter>,
+}
+
+/// Which recovery requests to list (anything else is refused, 400).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseFilter {
+    /// Waiting for review (the default).
+    Open,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+    /// Every request.
+    All,
 }
 
 /// The recovery review queue (admins). The document itself is at
@@ -370,11 +410,13 @@ pub struct CaseQuery {
 async fn cases(
     State(state): State<AppState>,
     staff: ApiStaff,
-    Query(q): Query<CaseQuery>,
+    QueryParams(q): QueryParams<CaseQuery>,
 ) -> ApiResult<Cases> {
-    let status = match q.status.as_deref().unwrap_or("open") {
-        "all" => None,
-        other => Some(CaseStatus::parse(other).ok_or(ApiError(Error::NoSuchCase))?),
+    let status = match q.status.unwrap_or(CaseFilter::Open) {
+        CaseFilter::Open => Some(CaseStatus::Open),
+        CaseFilter::Approved => Some(CaseStatus::Approved),
+        CaseFilter::Rejected => Some(CaseStatus::Rejected),
+        CaseFilter::All => None,
     };
     let found = state.nidan.recovery_queue(&staff.actor, status).await?;
     Ok(Json(Cases {
@@ -403,6 +445,7 @@ async fn approve(
 #[derive(Deserialize, ToSchema)]
 pub struct RejectRequest {
     /// Why (emailed to the owner), 1–500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 

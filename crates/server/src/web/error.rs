@@ -285,6 +285,44 @@ where
     }
 }
 
+/// Query parameters whose rejections are answered in JSON like every other
+/// API error (`invalid_query`, 400).
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for QueryParams<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let t = Tr::from_parts(parts);
+                let body = ErrorBody {
+                    error: ErrorDetail {
+                        code: "invalid_query".to_owned(),
+                        message: format!(
+                            "{} ({})",
+                            t.s("error.invalid_query"),
+                            rejection.body_text()
+                        ),
+                        attempts_left: None,
+                        retry_after: None,
+                    },
+                };
+                Err((StatusCode::BAD_REQUEST, Json(body)).into_response())
+            }
+        }
+    }
+}
+
 /// Adds the answers every API operation can give to each one's entry in
 /// the OpenAPI document, with their `ErrorBody`: the request body refused
 /// (400, 413, 415, 422), not signed in or not allowed (401, 403), too many
@@ -317,18 +355,34 @@ impl utoipa::Modify for CommonAnswers {
                 "database_unavailable: try again in a few seconds (Retry-After)",
             ),
         ];
-        for item in doc.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
+        for (path, item) in doc.paths.paths.iter_mut() {
+            // A path with an id can name nothing (404); a change can find
+            // the account in a state that does not allow it (409).
+            let by_id = path.contains('{');
+            let changes = [
+                (
+                    "404",
+                    "no_such_method, no_such_case, no_such_account: nothing has this id",
+                ),
+                (
+                    "409",
+                    "conflict, not_on, already_on, last_method, wizard_order: not in this state",
+                ),
+            ];
+            for (operation, change) in [
+                (&mut item.get, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.patch, true),
+                (&mut item.delete, true),
             ]
             .into_iter()
-            .flatten()
+            .filter_map(|(op, change)| op.as_mut().map(|op| (op, change)))
             {
-                for (status, description) in answers {
+                let extra = changes.iter().filter(|(status, _)| {
+                    (*status == "404" && by_id) || (*status == "409" && change)
+                });
+                for &(status, description) in answers.iter().chain(extra) {
                     operation
                         .responses
                         .responses

@@ -77,6 +77,7 @@ pub struct ChangePasswordRequest {
     /// The current password.
     pub current: String,
     /// The new password (8 to 128 characters).
+    #[schema(min_length = 8, max_length = 128)]
     pub new: String,
 }
 

@@ -33,6 +33,7 @@ async fn remove_method(
 #[derive(Deserialize, ToSchema)]
 pub struct RenameRequest {
     /// 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
 }
 

@@ -56,6 +56,44 @@ pub struct ApiDoc;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// A method's role, as requests name it (anything else is a 422).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleIn {
+    /// Wizard page 1.
+    Primary,
+    /// Wizard page 2, or a method added with 2SV on.
+    Backup,
+}
+
+impl From<RoleIn> for MethodRole {
+    fn from(role: RoleIn) -> Self {
+        match role {
+            RoleIn::Primary => Self::Primary,
+            RoleIn::Backup => Self::Backup,
+        }
+    }
+}
+
+/// How a code reaches a phone (anything else is a 422).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelIn {
+    /// A text message.
+    Sms,
+    /// A voice call.
+    Voice,
+}
+
+impl From<ChannelIn> for MethodKind {
+    fn from(channel: ChannelIn) -> Self {
+        match channel {
+            ChannelIn::Sms => Self::Sms,
+            ChannelIn::Voice => Self::Voice,
+        }
+    }
+}
+
 /// A signed-in API caller.
 pub struct ApiUser {
     session: Session,

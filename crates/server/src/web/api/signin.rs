@@ -258,7 +258,7 @@ pub struct SendRequest {
     /// A phone method's id from that answer.
     pub method_id: String,
     /// `sms` or `voice`.
-    pub channel: String,
+    pub channel: ChannelIn,
 }
 
 /// "Text the number ending in 78" / "Call the number ending in 78".
@@ -274,7 +274,7 @@ async fn signin_send(
         .send_sign_in_code(
             &req.challenge,
             &req.method_id,
-            Some(super::wizard::channel(&req.channel)),
+            Some(MethodKind::from(req.channel)),
             &origin,
         )
         .await?;

@@ -48,8 +48,9 @@ async fn wizard(State(state): State<AppState>, user: SecureUser) -> ApiResult<Wi
 #[derive(Deserialize, ToSchema)]
 pub struct BeginAppRequest {
     /// `primary` (wizard page 1) or `backup` (page 2, or adding an app when 2SV is on).
-    pub role: String,
-    /// A name to tell apps apart.
+    pub role: RoleIn,
+    /// A name to tell apps apart (1 to 64 characters).
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
 }
 
@@ -73,11 +74,7 @@ async fn begin_app(
     user: SecureUser,
     JsonBody(req): JsonBody<BeginAppRequest>,
 ) -> ApiResult<BeginAppResponse> {
-    let role = if req.role == "backup" {
-        MethodRole::Backup
-    } else {
-        MethodRole::Primary
-    };
+    let role = MethodRole::from(req.role);
     let app = state
         .nidan
         .begin_app(&user.account, role, &req.name)
@@ -153,11 +150,12 @@ async fn enable(
 #[derive(Deserialize, ToSchema)]
 pub struct BeginPhoneRequest {
     /// `primary` or `backup`.
-    pub role: String,
+    pub role: RoleIn,
     /// The number as typed: `090-1234-5678`, `+81 90 1234 5678`.
+    #[schema(min_length = 1, max_length = 64)]
     pub phone: String,
     /// `sms` or `voice`.
-    pub channel: String,
+    pub channel: ChannelIn,
 }
 
 /// A phone waiting for its code.
@@ -173,14 +171,6 @@ pub struct BeginPhoneResponse {
     pub same_number_as_other: bool,
 }
 
-pub(super) fn channel(text: &str) -> MethodKind {
-    if text == "voice" {
-        MethodKind::Voice
-    } else {
-        MethodKind::Sms
-    }
-}
-
 /// Start enrolling a phone: a code is texted or spoken to it.
 #[utoipa::path(post, path = "/api/v1/wizard/phones", request_body = BeginPhoneRequest,
     responses((status = 200, body = BeginPhoneResponse),
@@ -193,18 +183,14 @@ async fn begin_phone(
     user: SecureUser,
     JsonBody(req): JsonBody<BeginPhoneRequest>,
 ) -> ApiResult<BeginPhoneResponse> {
-    let role = if req.role == "backup" {
-        MethodRole::Backup
-    } else {
-        MethodRole::Primary
-    };
+    let role = MethodRole::from(req.role);
     let p = state
         .nidan
         .begin_phone(
             &user.account,
             role,
             &req.phone,
-            channel(&req.channel),
+            MethodKind::from(req.channel),
             &origin,
         )
         .await?;
