@@ -320,7 +320,13 @@ fn guarded(state: &AppState, me: MaybeSignedIn) -> Result<(Session, Account), &'
 /// A page for an error nothing else explains (500, or 503 when the
 /// database is out of reach: see [`super::outage`]).
 pub(crate) fn internal(state: &AppState, t: Tr, e: &Error) -> Response {
-    let text = message(e, t);
-    let page = render!(SigninEmailPage, Base::new(state, t, false), Some(text), None, { email: String::new() });
+    let page = gate::message_page(
+        state,
+        t,
+        Some(message(e, t)),
+        t.s("error.page_title"),
+        t.s("error.page_text"),
+        Some(("/".to_owned(), t.s("error.page_home"))),
+    );
     (axum::http::StatusCode::INTERNAL_SERVER_ERROR, page).into_response()
 }
