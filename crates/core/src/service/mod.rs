@@ -5,6 +5,7 @@
 //! - [`signin`]: sign-up, the password step, the code step, sessions,
 //!   step-up, password change — the sign-in state machine
 //!   `EmailGiven → PasswordAccepted → { SignedIn | CodeRequired } → SignedIn`.
+//! - [`session`]: sessions, step-up and the password change.
 //! - [`factor`]: checking a second factor (authenticator code or backup
 //!   code) with atomic single use.
 //! - [`notices`]: security notices by email.
@@ -26,6 +27,7 @@ pub mod notices;
 pub mod phones;
 pub mod recovery;
 pub mod reset;
+pub mod session;
 pub mod settings;
 pub mod signin;
 pub mod signup;
