@@ -11,7 +11,9 @@
 //! - [`delivery`]: the sender interfaces per channel and the words sent.
 //! - [`phone`]: phone numbers as typed, E.164, masked, by line kind.
 //! - [`model`]: the records (`Account`, `Method`, `Session`, ...).
-//! - [`store`]: the [`Store`] trait that persistence implements, including
+//! - [`store`]: one small trait per record (accounts, methods, challenges,
+//!   sessions, events, limits, recovery, links), combined into [`Store`],
+//!   which persistence implements, including
 //!   the atomic single-use operations.
 //! - [`policy`]: the tunable rules (lifetimes, window, attempts).
 //! - [`error`]: [`Error`], one variant per thing a user can be told.

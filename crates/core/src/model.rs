@@ -46,16 +46,59 @@ pub struct AccountGuard {
     pub password_changed_at: i64,
 }
 
-/// The kind of a sign-in method.
+/// The kind of a sign-in method, as stored and shown: the flat name of a
+/// [`Factor`] (see [`Method::kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MethodKind {
     /// An authenticator app (TOTP).
     App,
-    /// Text message to a phone (coming with phones).
+    /// Text message to a phone.
     Sms,
-    /// Voice call to a phone (coming with phones).
+    /// Voice call to a phone.
     Voice,
+}
+
+/// How a code reaches a phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A text message.
+    Sms,
+    /// A voice call that reads the code.
+    Voice,
+}
+
+impl Channel {
+    /// The method kind a phone with this channel has.
+    pub fn kind(self) -> MethodKind {
+        match self {
+            Self::Sms => MethodKind::Sms,
+            Self::Voice => MethodKind::Voice,
+        }
+    }
+}
+
+/// What a sign-in method is, with what that kind needs and nothing else.
+/// A new kind of method is a new variant here, and the compiler then
+/// points at every place that must handle it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Factor {
+    /// An authenticator app.
+    App {
+        /// The TOTP key sealed with the master key.
+        secret_sealed: Vec<u8>,
+        /// The last TOTP step accepted; codes at or before it are refused.
+        last_step: Option<i64>,
+    },
+    /// A phone that is sent codes.
+    Phone {
+        /// The number in E.164.
+        number: String,
+        /// How codes are sent unless the person asks for the other way.
+        channel: Channel,
+    },
 }
 
 impl MethodKind {
@@ -116,24 +159,42 @@ pub struct Method {
     pub id: String,
     /// Owner.
     pub account_id: String,
-    /// App, SMS or voice.
-    pub kind: MethodKind,
+    /// What it is: an app with its key, or a phone with its number.
+    pub factor: Factor,
     /// Primary or backup.
     pub role: MethodRole,
     /// The name the user gave (an app) or a masked number (a phone).
     pub name: String,
-    /// The TOTP key sealed with the master key (apps only).
-    pub secret_sealed: Option<Vec<u8>>,
-    /// The phone number in E.164 (SMS and voice only).
-    pub phone: Option<String>,
-    /// The last TOTP step accepted; codes at or before it are refused.
-    pub last_step: Option<i64>,
     /// When added.
     pub created_at: i64,
     /// When its first code was verified.
     pub confirmed_at: Option<i64>,
     /// Whether it is in use for sign-in.
     pub active: bool,
+}
+
+impl Method {
+    /// App, SMS or voice.
+    pub fn kind(&self) -> MethodKind {
+        match &self.factor {
+            Factor::App { .. } => MethodKind::App,
+            Factor::Phone { channel, .. } => channel.kind(),
+        }
+    }
+
+    /// The phone number (E.164) and channel, for a phone.
+    pub fn phone(&self) -> Option<(&str, Channel)> {
+        match &self.factor {
+            Factor::Phone { number, channel } => Some((number, *channel)),
+            Factor::App { .. } => None,
+        }
+    }
+
+    /// Whether codes are sent to it (a phone), rather than made by the
+    /// person's own device.
+    pub fn is_phone(&self) -> bool {
+        self.phone().is_some()
+    }
 }
 
 /// A signed-in browser or API client.
@@ -212,8 +273,8 @@ pub struct Event {
     pub id: String,
     /// Whose account, when known.
     pub account_id: Option<String>,
-    /// What happened (`sign_in`, `code_accepted`, `code_replayed`, ...).
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// When.
     pub at: i64,
     /// From which IP.
@@ -222,6 +283,117 @@ pub struct Event {
     pub user_agent: String,
     /// Details safe to show (method name, browser label).
     pub detail: String,
+}
+
+macro_rules! event_kinds {
+    ($($variant:ident => $name:literal,)*) => {
+        /// What a security event records. Each has a stored name and one
+        /// sentence per language (`event.<name>` in the server's locales),
+        /// used by the settings page, the admin console and the API.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum EventKind {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
+        }
+
+        impl EventKind {
+            /// Every kind, in the order of the sign-in journey.
+            pub const ALL: &'static [EventKind] = &[$(Self::$variant,)*];
+
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// Parses a stored name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($name => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    SignedUp => "signed_up",
+    SignUpAttempted => "sign_up_attempted",
+    PasswordAccepted => "password_accepted",
+    PasswordRefused => "password_refused",
+    PasswordGuessingAlert => "password_guessing_alert",
+    CodeSent => "code_sent",
+    CodeSendFailed => "code_send_failed",
+    CodeAccepted => "code_accepted",
+    BackupCodeUsed => "backup_code_used",
+    CodeRefused => "code_refused",
+    CodeReplayed => "code_replayed",
+    CodeEntryLocked => "code_entry_locked",
+    CodesPaused => "codes_paused",
+    AbuseAlertSent => "abuse_alert_sent",
+    SignInAttemptEnded => "sign_in_attempt_ended",
+    SignedIn => "signed_in",
+    SignedOut => "signed_out",
+    StepUp => "step_up",
+    RememberedBrowserUsed => "remembered_browser_used",
+    BrowserRemembered => "browser_remembered",
+    BrowserForgotten => "browser_forgotten",
+    BrowsersForgotten => "browsers_forgotten",
+    TwoSvOn => "two_sv_on",
+    TwoSvOff => "two_sv_off",
+    MethodAdded => "method_added",
+    MethodRemoved => "method_removed",
+    MethodRenamed => "method_renamed",
+    PrimaryChanged => "primary_changed",
+    BackupCodesRegenerated => "backup_codes_regenerated",
+    PasswordChanged => "password_changed",
+    PasswordResetRequested => "password_reset_requested",
+    PasswordResetLimited => "password_reset_limited",
+    PasswordReset => "password_reset",
+    NotMe => "not_me",
+    NoticeFailed => "notice_failed",
+    RecoveryRequested => "recovery_requested",
+    RecoveryDocumentViewed => "recovery_document_viewed",
+    RecoveryApproved => "recovery_approved",
+    RecoveryRejected => "recovery_rejected",
+    Unlocked => "unlocked",
+    TwoSvOffByStaff => "two_sv_off_by_staff",
+    RolesChanged => "roles_changed",
+    StaffRecoveryDocumentViewed => "staff_recovery_document_viewed",
+    StaffRecoveryApproved => "staff_recovery_approved",
+    StaffRecoveryRejected => "staff_recovery_rejected",
+    StaffUnlocked => "staff_unlocked",
+    StaffTwoSvOffByStaff => "staff_two_sv_off_by_staff",
+    StaffRolesChanged => "staff_roles_changed",
+    Other => "other",
+}
+
+impl EventKind {
+    /// The record a staff action also leaves on the acting admin's own
+    /// log, for the kinds staff take; `None` for the others.
+    pub fn on_staff_log(self) -> Option<Self> {
+        Some(match self {
+            Self::RecoveryDocumentViewed => Self::StaffRecoveryDocumentViewed,
+            Self::RecoveryApproved => Self::StaffRecoveryApproved,
+            Self::RecoveryRejected => Self::StaffRecoveryRejected,
+            Self::Unlocked => Self::StaffUnlocked,
+            Self::TwoSvOffByStaff => Self::StaffTwoSvOffByStaff,
+            Self::RolesChanged => Self::StaffRolesChanged,
+            _ => return None,
+        })
+    }
+
+    /// A stored name read back: a kind this version does not know (written
+    /// by a newer node sharing the database) reads as [`EventKind::Other`].
+    pub fn read(s: &str) -> Self {
+        Self::parse(s).unwrap_or(Self::Other)
+    }
 }
 
 /// Where a request came from, for events and remembered-browser labels.
@@ -389,7 +561,7 @@ pub struct EventFilter {
     /// Only this account's.
     pub account_id: Option<String>,
     /// Only this kind.
-    pub kind: Option<String>,
+    pub kind: Option<EventKind>,
     /// Only at or after this time.
     pub since: Option<i64>,
     /// At most this many.

@@ -358,7 +358,7 @@ async fn staff_decisions_are_all_or_nothing() {
 /// factors when the wizard runs again.
 #[tokio::test]
 async fn methods_left_active_by_an_old_interrupted_enable_are_dropped() {
-    use nidan_core::Store;
+    use nidan_core::store::records::*;
     let w = world_with(policy(), false).await;
     two_pending_apps(&w).await;
     let a = fresh(&w).await;

@@ -92,7 +92,7 @@ async fn numbers_that_cannot_get_texts_are_offered_a_call() {
                 &a,
                 MethodRole::Primary,
                 landline,
-                MethodKind::Sms,
+                nidan_core::model::Channel::Sms,
                 &origin(),
             )
             .await
@@ -107,7 +107,7 @@ async fn numbers_that_cannot_get_texts_are_offered_a_call() {
             &a,
             MethodRole::Primary,
             "050-1234-5678",
-            MethodKind::Voice,
+            nidan_core::model::Channel::Voice,
             &origin(),
         )
         .await
@@ -121,7 +121,7 @@ async fn numbers_that_cannot_get_texts_are_offered_a_call() {
                 &a,
                 MethodRole::Primary,
                 "0120-123-456",
-                MethodKind::Voice,
+                nidan_core::model::Channel::Voice,
                 &origin()
             )
             .await,
@@ -278,7 +278,7 @@ async fn a_provider_failure_is_told_in_plain_words_and_loses_nothing() {
             &b,
             MethodRole::Primary,
             "090-1234-5678",
-            MethodKind::Sms,
+            nidan_core::model::Channel::Sms,
             &origin(),
         )
         .await
@@ -294,7 +294,7 @@ async fn a_provider_failure_is_told_in_plain_words_and_loses_nothing() {
     let event = overview
         .events
         .iter()
-        .find(|e| e.kind == "code_send_failed")
+        .find(|e| e.kind == nidan_core::model::EventKind::CodeSendFailed)
         .expect("recorded");
     assert_eq!(event.detail, "text •••-••••-5678: unavailable");
 }
@@ -316,7 +316,7 @@ async fn only_allowed_countries_get_codes() {
                 &a,
                 MethodRole::Primary,
                 "+44 7911 123456",
-                MethodKind::Sms,
+                nidan_core::model::Channel::Sms,
                 &origin()
             )
             .await,
@@ -327,7 +327,7 @@ async fn only_allowed_countries_get_codes() {
             &a,
             MethodRole::Primary,
             "+81 90 1234 5678",
-            MethodKind::Sms,
+            nidan_core::model::Channel::Sms,
             &origin(),
         )
         .await

@@ -13,7 +13,7 @@
 mod common;
 
 use common::*;
-use nidan_core::model::{CaseStatus, MethodKind};
+use nidan_core::model::CaseStatus;
 use nidan_core::policy::Require2sv;
 use nidan_core::service::admin::Actor;
 use nidan_core::service::mandate::Mandate;
@@ -99,7 +99,10 @@ async fn a_flood_of_sign_ins_alerts_once_then_stops_sending_until_the_password_c
     // "Text me" and "Call me" are refused too, in plain words.
     let required = last.unwrap();
     let phone = required.methods[0].id.clone();
-    for channel in [MethodKind::Sms, MethodKind::Voice] {
+    for channel in [
+        nidan_core::model::Channel::Sms,
+        nidan_core::model::Channel::Voice,
+    ] {
         let err = w
             .nidan
             .send_sign_in_code(&required.challenge_token, &phone, Some(channel), &origin())
@@ -216,8 +219,16 @@ async fn lockout_slows_then_locks_and_unlock_or_reset_clears_it() {
     texted_code(&w, &required, false).await.unwrap();
     let file = w.nidan.user_file(&Actor::Cli, &account.id).await.unwrap();
     assert_eq!(file.account.guard.code_failures, 0);
-    assert!(file.events.iter().any(|e| e.kind == "unlocked"));
-    assert!(file.events.iter().any(|e| e.kind == "code_entry_locked"));
+    assert!(
+        file.events
+            .iter()
+            .any(|e| e.kind == nidan_core::model::EventKind::Unlocked)
+    );
+    assert!(
+        file.events
+            .iter()
+            .any(|e| e.kind == nidan_core::model::EventKind::CodeEntryLocked)
+    );
 }
 
 #[tokio::test]
@@ -433,7 +444,8 @@ async fn recovery_is_reviewed_once_and_approval_turns_2sv_off_and_ends_sessions(
     assert!(
         file.events
             .iter()
-            .any(|e| e.kind == "recovery_approved" && e.detail.contains("nidan admin"))
+            .any(|e| e.kind == nidan_core::model::EventKind::RecoveryApproved
+                && e.detail.contains("nidan admin"))
     );
     // The other account's session is untouched; recovery is per account.
     assert!(w.nidan.authenticate(&session.session_token).await.is_ok());
@@ -600,10 +612,14 @@ async fn this_wasnt_me_signs_out_everywhere_and_opens_a_reset() {
         .reset_password(&reset, "a new long password", &origin())
         .await
         .unwrap();
-    let events = nidan_core::Store::events(&w.store, &account.id, 50)
+    let events = nidan_core::store::Events::events(&w.store, &account.id, 50)
         .await
         .unwrap();
-    assert!(events.iter().any(|e| e.kind == "not_me"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == nidan_core::model::EventKind::NotMe)
+    );
 
     // A link from 15 days ago no longer works.
     let step = w
@@ -743,7 +759,7 @@ async fn every_place_that_accepts_a_code_slows_down_and_locks() {
             &fresh(&w).await,
             nidan_core::model::MethodRole::Backup,
             "080-9999-0000",
-            MethodKind::Sms,
+            nidan_core::model::Channel::Sms,
             &origin(),
         )
         .await
@@ -821,7 +837,7 @@ async fn a_replayed_code_is_refused_and_the_owner_is_told() {
             &a,
             nidan_core::model::MethodRole::Backup,
             "090-1234-5678",
-            MethodKind::Sms,
+            nidan_core::model::Channel::Sms,
             &origin(),
         )
         .await
@@ -965,9 +981,13 @@ async fn password_guessing_slows_down_but_never_locks_the_owner_out() {
     assert!(
         file.events
             .iter()
-            .any(|e| e.kind == "password_guessing_alert")
+            .any(|e| e.kind == nidan_core::model::EventKind::PasswordGuessingAlert)
     );
-    assert!(file.events.iter().any(|e| e.kind == "password_refused"));
+    assert!(
+        file.events
+            .iter()
+            .any(|e| e.kind == nidan_core::model::EventKind::PasswordRefused)
+    );
     // An address with no account slows down exactly the same way.
     let mut unknown = Vec::new();
     for _ in 0..7 {

@@ -541,8 +541,8 @@ async fn turning_two_step_on_ends_every_other_session() {
 /// stored the old way are keyed at start and keep working.
 #[tokio::test]
 async fn backup_codes_are_stored_keyed_and_old_hashes_are_upgraded() {
-    use nidan_core::Store;
     use nidan_core::secrets::{normalize_backup_code, unkeyed_backup_code_hash};
+    use nidan_core::store::records::*;
     let w = world().await;
     let (_, _, codes) = enabled(&w, "a@example.com").await;
     let store = &w.store;

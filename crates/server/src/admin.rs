@@ -177,7 +177,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<ExitC
                 println!(
                     "method: {} ({}, {}{})",
                     m.name,
-                    m.kind.as_str(),
+                    m.kind().as_str(),
                     m.role.as_str(),
                     if m.active { "" } else { ", unfinished" }
                 );
@@ -186,7 +186,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<ExitC
                 println!(
                     "{}  {:<24} {}  {}",
                     nidan_core::calendar::utc_datetime(e.at),
-                    e.kind,
+                    e.kind.as_str(),
                     e.ip,
                     e.detail
                 );
@@ -223,13 +223,23 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<ExitC
                 "jsonl" => true,
                 other => anyhow::bail!("--format is text or jsonl, not {other:?}"),
             };
+            let kind = match kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+                None => None,
+                Some(k) => Some(nidan_core::model::EventKind::parse(k).ok_or_else(|| {
+                    let known: Vec<&str> = nidan_core::model::EventKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect();
+                    anyhow::anyhow!("no event kind {k:?}; the kinds are: {}", known.join(", "))
+                })?),
+            };
             let events = if limit <= 0 {
                 nidan
-                    .export_audit_log(&actor, email.as_deref(), kind.as_deref())
+                    .export_audit_log(&actor, email.as_deref(), kind)
                     .await?
             } else {
                 nidan
-                    .audit_log(&actor, email.as_deref(), kind.as_deref(), limit)
+                    .audit_log(&actor, email.as_deref(), kind, limit)
                     .await?
             };
             for e in events {
@@ -252,7 +262,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<ExitC
                 println!(
                     "{}  {:<24} {:<15} {}  {}",
                     nidan_core::calendar::utc_datetime(e.at),
-                    e.kind,
+                    e.kind.as_str(),
                     e.ip,
                     e.detail,
                     e.user_agent

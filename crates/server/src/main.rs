@@ -137,7 +137,7 @@ fn run() -> anyhow::Result<ExitCode> {
             runtime.block_on(async {
                 std::fs::create_dir_all(&config.data_dir)?;
                 let store = nidan_store::SqlStore::connect(&config.database_url(), 1).await?;
-                let messages: Vec<_> = nidan_core::Store::outbox(&store, 1000)
+                let messages: Vec<_> = nidan_core::store::Events::outbox(&store, 1000)
                     .await?
                     .into_iter()
                     .filter(|m| {

@@ -208,7 +208,9 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
         accepted, 5,
         "five sends per 15 minutes, whichever node sends"
     );
-    let texts = nidan_core::Store::outbox(&store, 100).await.unwrap();
+    let texts = nidan_core::store::Events::outbox(&store, 100)
+        .await
+        .unwrap();
     assert_eq!(
         texts
             .iter()
@@ -220,7 +222,7 @@ async fn two_nodes_on_one_postgresql_share_every_promise() {
 
 /// The newest code texted (the development outbox is in the shared database).
 async fn last_text(store: &nidan_store::SqlStore) -> String {
-    let messages = nidan_core::Store::outbox(store, 10).await.unwrap();
+    let messages = nidan_core::store::Events::outbox(store, 10).await.unwrap();
     let m = messages.iter().find(|m| m.channel == "sms").unwrap();
     m.body.split_whitespace().next().unwrap().to_owned()
 }

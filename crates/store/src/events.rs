@@ -96,7 +96,7 @@ pub(crate) fn event_params(e: &Event) -> [Param<'_>; 7] {
     [
         Param::Text(&e.id),
         Param::OptText(e.account_id.as_deref()),
-        Param::Text(&e.kind),
+        Param::Text(e.kind.as_str()),
         Param::Int(e.at),
         Param::Text(&e.ip),
         Param::Text(&e.user_agent),

@@ -4,8 +4,8 @@
 
 use nidan_core::error::{Error, Result};
 use nidan_core::model::{
-    Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Event, Method, MethodKind,
-    MethodRole, RecoveryCase, RememberedBrowser, Session,
+    Account, AccountGuard, CaseStatus, Challenge, Channel, DocumentKind, Event, EventKind, Factor,
+    Method, MethodKind, MethodRole, RecoveryCase, RememberedBrowser, Session,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -89,7 +89,7 @@ pub(crate) fn event(row: &impl Columns) -> Result<Event> {
     Ok(Event {
         id: row.col("id")?,
         account_id: row.col("account_id")?,
-        kind: row.col("kind")?,
+        kind: EventKind::read(&row.col::<String>("kind")?),
         at: row.col("at")?,
         ip: row.col("ip")?,
         user_agent: row.col("user_agent")?,
@@ -124,17 +124,33 @@ pub(crate) fn method(row: &impl Columns) -> Result<Method> {
     let kind: String = row.col("kind")?;
     let role: String = row.col("role")?;
     let active: i64 = row.col("active")?;
+    let phone = |channel| -> Result<Factor> {
+        let number: Option<String> = row.col("phone")?;
+        Ok(Factor::Phone {
+            number: number.ok_or_else(|| Error::Store("a phone method without a number".into()))?,
+            channel,
+        })
+    };
+    let factor = match MethodKind::parse(&kind) {
+        Some(MethodKind::App) => {
+            let sealed: Option<Vec<u8>> = row.col("secret_sealed")?;
+            Factor::App {
+                secret_sealed: sealed
+                    .ok_or_else(|| Error::Store("an app method without a key".into()))?,
+                last_step: row.col("last_step")?,
+            }
+        }
+        Some(MethodKind::Sms) => phone(Channel::Sms)?,
+        Some(MethodKind::Voice) => phone(Channel::Voice)?,
+        None => return Err(Error::Store(format!("unknown method kind {kind}"))),
+    };
     Ok(Method {
         id: row.col("id")?,
         account_id: row.col("account_id")?,
-        kind: MethodKind::parse(&kind)
-            .ok_or_else(|| Error::Store(format!("unknown method kind {kind}")))?,
+        factor,
         role: MethodRole::parse(&role)
             .ok_or_else(|| Error::Store(format!("unknown method role {role}")))?,
         name: row.col("name")?,
-        secret_sealed: row.col("secret_sealed")?,
-        phone: row.col("phone")?,
-        last_step: row.col("last_step")?,
         created_at: row.col("created_at")?,
         confirmed_at: row.col("confirmed_at")?,
         active: active != 0,

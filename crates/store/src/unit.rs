@@ -266,7 +266,7 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
             vec![
                 text(&e.id),
                 OptText(e.account_id.clone()),
-                text(&e.kind),
+                text(e.kind.as_str()),
                 Int(e.at),
                 text(&e.ip),
                 text(&e.user_agent),

@@ -11,12 +11,13 @@
     missing_docs
 )]
 
-use nidan_core::Store;
+use nidan_core::model::EventKind;
 use nidan_core::model::{
-    Account, AccountGuard, CaseStatus, Challenge, DocumentKind, Method, MethodKind, MethodRole,
-    RecoveryCase,
+    Account, AccountGuard, CaseStatus, Challenge, Channel, DocumentKind, Factor, Method,
+    MethodRole, RecoveryCase,
 };
 use nidan_core::store::Claim;
+use nidan_core::store::records::*;
 use nidan_store::SqlStore;
 
 /// Two stores (two pools, as two nodes would have) on one fresh database.
@@ -58,11 +59,11 @@ async fn migrations_apply_to_an_empty_database_and_rerun_cleanly() {
     assert_eq!(found.guard, AccountGuard::default());
     assert!(!a.insert_account(&found).await.unwrap(), "email is unique");
     // The staff queries with optional filters run on both backends.
-    for (id, kind) in [("e1", "code_refused"), ("e2", "signed_in")] {
+    for (id, kind) in [("e1", EventKind::CodeRefused), ("e2", EventKind::SignedIn)] {
         b.insert_event(&nidan_core::model::Event {
             id: id.into(),
             account_id: Some("acc1".into()),
-            kind: kind.into(),
+            kind,
             at: 5,
             ip: "127.0.0.1".into(),
             user_agent: "test".into(),
@@ -82,7 +83,7 @@ async fn migrations_apply_to_an_empty_database_and_rerun_cleanly() {
     let refused = a
         .filtered_events(&nidan_core::model::EventFilter {
             account_id: Some("acc1".into()),
-            kind: Some("code_refused".into()),
+            kind: Some(EventKind::CodeRefused),
             since: Some(1),
             limit: 10,
         })
@@ -120,12 +121,12 @@ async fn single_use_and_limits_hold_between_two_nodes() {
     a.insert_method(&Method {
         id: "m1".into(),
         account_id: acc.id.clone(),
-        kind: MethodKind::App,
+        factor: Factor::App {
+            secret_sealed: vec![1, 2, 3],
+            last_step: None,
+        },
         role: MethodRole::Primary,
         name: "Phone".into(),
-        secret_sealed: Some(vec![1, 2, 3]),
-        phone: None,
-        last_step: None,
         created_at: 1,
         confirmed_at: Some(1),
         active: true,
@@ -253,7 +254,7 @@ async fn events_written_at_once_are_all_kept() {
     let event = |i: usize| nidan_core::model::Event {
         id: format!("ev{i:04}"),
         account_id: Some("acc1".into()),
-        kind: "code_refused".into(),
+        kind: EventKind::CodeRefused,
         at: 10,
         ip: "127.0.0.1".into(),
         user_agent: "test".into(),
@@ -365,12 +366,12 @@ async fn the_purge_deletes_only_what_has_run_its_course_even_from_two_nodes() {
     let method = Method {
         id: "m1".into(),
         account_id: acc.id.clone(),
-        kind: MethodKind::Sms,
+        factor: Factor::Phone {
+            number: "+819012345678".into(),
+            channel: Channel::Sms,
+        },
         role: MethodRole::Primary,
         name: "phone".into(),
-        secret_sealed: None,
-        phone: Some("+819012345678".into()),
-        last_step: None,
         created_at: 1,
         confirmed_at: Some(1),
         active: true,
@@ -403,7 +404,7 @@ async fn the_purge_deletes_only_what_has_run_its_course_even_from_two_nodes() {
         a.insert_event(&Event {
             id: format!("e-{id}"),
             account_id: Some(acc.id.clone()),
-            kind: format!("kind_{id}"),
+            kind: EventKind::SignedIn,
             at: if id == "old" {
                 NOW - 401 * DAY
             } else {
@@ -411,7 +412,7 @@ async fn the_purge_deletes_only_what_has_run_its_course_even_from_two_nodes() {
             },
             ip: String::new(),
             user_agent: String::new(),
-            detail: String::new(),
+            detail: format!("kind_{id}"),
         })
         .await
         .unwrap();
@@ -483,7 +484,7 @@ async fn the_purge_deletes_only_what_has_run_its_course_even_from_two_nodes() {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.detail)
         .collect();
     assert_eq!(kinds, ["kind_live"]);
     let outbox: Vec<String> = b

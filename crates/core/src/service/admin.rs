@@ -9,7 +9,9 @@ use super::Nidan;
 use super::notices::Notice;
 use super::recovery::document_context;
 use crate::error::{Error, Result};
-use crate::model::{Account, CaseStatus, Event, EventFilter, Method, Origin, RecoveryCase};
+use crate::model::{
+    Account, CaseStatus, Event, EventFilter, EventKind, Method, Origin, RecoveryCase,
+};
 use crate::store::{Store, Write};
 
 /// Who is acting.
@@ -70,7 +72,7 @@ impl<S: Store> Nidan<S> {
         &self,
         actor: &Actor,
         account_id: &str,
-        kind: &str,
+        kind: EventKind,
         origin: &Origin,
         detail: &str,
     ) -> Result<()> {
@@ -83,7 +85,7 @@ impl<S: Store> Nidan<S> {
         &self,
         actor: &Actor,
         account_id: &str,
-        kind: &str,
+        kind: EventKind,
         origin: &Origin,
         detail: &str,
     ) -> Result<Vec<Write>> {
@@ -95,8 +97,9 @@ impl<S: Store> Nidan<S> {
         let mut writes = vec![self.event(Some(account_id), kind, origin, &detail)?];
         if let Some(admin) = actor.account_id()
             && admin != account_id
+            && let Some(staff_kind) = kind.on_staff_log()
         {
-            writes.push(self.event(Some(admin), &format!("staff_{kind}"), origin, &detail)?);
+            writes.push(self.event(Some(admin), staff_kind, origin, &detail)?);
         }
         Ok(writes)
     }
@@ -138,7 +141,7 @@ impl<S: Store> Nidan<S> {
         self.record_staff(
             actor,
             &case.account_id,
-            "recovery_document_viewed",
+            EventKind::RecoveryDocumentViewed,
             origin,
             "",
         )
@@ -166,7 +169,7 @@ impl<S: Store> Nidan<S> {
         writes.extend(self.staff_events(
             actor,
             &case.account_id,
-            "recovery_approved",
+            EventKind::RecoveryApproved,
             origin,
             "",
         )?);
@@ -213,7 +216,7 @@ impl<S: Store> Nidan<S> {
         writes.extend(self.staff_events(
             actor,
             &account.id,
-            "recovery_rejected",
+            EventKind::RecoveryRejected,
             origin,
             reason,
         )?);
@@ -319,7 +322,7 @@ impl<S: Store> Nidan<S> {
             account_id: account_id.to_owned(),
             password_changed: None,
         }];
-        writes.extend(self.staff_events(actor, account_id, "unlocked", origin, "")?);
+        writes.extend(self.staff_events(actor, account_id, EventKind::Unlocked, origin, "")?);
         self.store.apply(writes).await?;
         self.notify(
             &file.account,
@@ -343,7 +346,13 @@ impl<S: Store> Nidan<S> {
             return Err(Error::NotOn);
         }
         let mut writes = self.stripped(account_id);
-        writes.extend(self.staff_events(actor, account_id, "two_sv_off_by_staff", origin, "")?);
+        writes.extend(self.staff_events(
+            actor,
+            account_id,
+            EventKind::TwoSvOffByStaff,
+            origin,
+            "",
+        )?);
         self.store.apply(writes).await?;
         let account = self
             .store
@@ -392,7 +401,7 @@ impl<S: Store> Nidan<S> {
         writes.extend(self.staff_events(
             actor,
             account_id,
-            "roles_changed",
+            EventKind::RolesChanged,
             origin,
             &clean.join(","),
         )?);
@@ -406,7 +415,7 @@ impl<S: Store> Nidan<S> {
         &self,
         actor: &Actor,
         email: Option<&str>,
-        kind: Option<&str>,
+        kind: Option<EventKind>,
         limit: i64,
     ) -> Result<Vec<Event>> {
         self.events_for_staff(actor, email, kind, limit.clamp(1, 1000))
@@ -419,7 +428,7 @@ impl<S: Store> Nidan<S> {
         &self,
         actor: &Actor,
         email: Option<&str>,
-        kind: Option<&str>,
+        kind: Option<EventKind>,
         limit: i64,
     ) -> Result<Vec<(Event, Option<String>)>> {
         let filter = self
@@ -434,7 +443,7 @@ impl<S: Store> Nidan<S> {
         &self,
         actor: &Actor,
         email: Option<&str>,
-        kind: Option<&str>,
+        kind: Option<EventKind>,
     ) -> Result<Vec<Event>> {
         self.events_for_staff(actor, email, kind, i64::MAX).await
     }
@@ -443,7 +452,7 @@ impl<S: Store> Nidan<S> {
         &self,
         actor: &Actor,
         email: Option<&str>,
-        kind: Option<&str>,
+        kind: Option<EventKind>,
         limit: i64,
     ) -> Result<Vec<Event>> {
         let filter = self.staff_filter(actor, email, kind, limit).await?;
@@ -456,7 +465,7 @@ impl<S: Store> Nidan<S> {
         &self,
         actor: &Actor,
         email: Option<&str>,
-        kind: Option<&str>,
+        kind: Option<EventKind>,
         limit: i64,
     ) -> Result<EventFilter> {
         actor.authorize()?;
@@ -471,10 +480,7 @@ impl<S: Store> Nidan<S> {
         };
         Ok(EventFilter {
             account_id,
-            kind: kind
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(str::to_owned),
+            kind,
             since: None,
             limit,
         })

@@ -12,13 +12,13 @@
 //! slow-down and the lockout of §4.5 count every wrong code wherever it
 //! was typed.
 
-use nidan_otp::{CodeFormat, Secret, Totp, Window};
+use nidan_otp::{CodeFormat, Totp, Window};
 
 use super::Nidan;
 use super::guard::slowdown_seconds;
 use super::notices::Notice;
 use crate::error::{Error, Result};
-use crate::model::{Account, Method, MethodKind, MethodRole, Origin};
+use crate::model::{Account, EventKind, Factor, Method, MethodKind, MethodRole, Origin};
 use crate::secrets::normalize_backup_code;
 use crate::store::{Store, Write};
 
@@ -156,21 +156,26 @@ impl<S: Store> Nidan<S> {
         match &refused {
             Refused::Replayed(name) => {
                 let detail = format!("{name}, {}", purpose.label());
-                self.record(Some(&account.id), "code_replayed", origin, &detail)
+                self.record(Some(&account.id), EventKind::CodeReplayed, origin, &detail)
                     .await?;
                 self.notify(account, Notice::CodeReplayed, name, origin)
                     .await;
             }
             Refused::Wrong => {
-                self.record(Some(&account.id), "code_refused", origin, purpose.label())
-                    .await?;
+                self.record(
+                    Some(&account.id),
+                    EventKind::CodeRefused,
+                    origin,
+                    purpose.label(),
+                )
+                .await?;
             }
         }
         match (claim.left, refused) {
             (Some(left), _) if left <= 0 => {
                 self.record(
                     Some(&account.id),
-                    "sign_in_attempt_ended",
+                    EventKind::SignInAttemptEnded,
                     origin,
                     "too many wrong codes",
                 )
@@ -226,7 +231,12 @@ impl<S: Store> Nidan<S> {
                 account_id: account.id.clone(),
                 roles: vec![(method.id.clone(), MethodRole::Backup)],
             });
-            writes.push(self.event(Some(&account.id), "method_added", origin, &method.name)?);
+            writes.push(self.event(
+                Some(&account.id),
+                EventKind::MethodAdded,
+                origin,
+                &method.name,
+            )?);
         }
         self.store.apply(writes).await?;
         if on {
@@ -309,7 +319,11 @@ impl<S: Store> Nidan<S> {
         let now = u64::try_from(self.now()).unwrap_or(0);
         let mut replayed = None;
         for method in self.store.methods(&account.id).await? {
-            if !method.active || method.kind != MethodKind::App {
+            let Factor::App { last_step, .. } = &method.factor else {
+                continue;
+            };
+            let last_step = *last_step;
+            if !method.active {
                 continue;
             }
             let secret = self.app_secret(&method)?;
@@ -317,7 +331,7 @@ impl<S: Store> Nidan<S> {
                 continue;
             };
             let step = i64::try_from(step.0).unwrap_or(i64::MAX);
-            if method.last_step.is_some_and(|last| last >= step) {
+            if last_step.is_some_and(|last| last >= step) {
                 replayed = Some(method.name);
                 continue;
             }
@@ -329,13 +343,6 @@ impl<S: Store> Nidan<S> {
             )));
         }
         Ok(Err(replayed.map_or(Refused::Wrong, Refused::Replayed)))
-    }
-
-    /// The TOTP key of an app method, unsealed with the master key.
-    pub(crate) fn app_secret(&self, method: &Method) -> Result<Secret> {
-        let sealed = method.secret_sealed.as_ref().ok_or(Error::NoSuchMethod)?;
-        Secret::from_bytes(&self.key.open(sealed, &method.id)?)
-            .map_err(|e| Error::Crypto(e.to_string()))
     }
 
     /// Checks `typed` for `account`. `Err` only for malformed input or
@@ -366,7 +373,7 @@ impl<S: Store> Nidan<S> {
         // last three sent), spent atomically. Accounts without a phone
         // have none, and skip the write.
         if let Some(challenge_id) = challenge_id
-            && methods.iter().any(|m| m.active && m.phone.is_some())
+            && methods.iter().any(|m| m.active && m.phone().is_some())
             && self
                 .store
                 .use_sent_code_for_challenge(
@@ -383,7 +390,7 @@ impl<S: Store> Nidan<S> {
         let now = u64::try_from(self.now()).unwrap_or(0);
         let mut replayed = None;
         for method in methods {
-            if !method.active || method.kind != MethodKind::App {
+            if !method.active || method.kind() != MethodKind::App {
                 continue;
             }
             let secret = self.app_secret(&method)?;

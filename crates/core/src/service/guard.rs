@@ -24,7 +24,7 @@
 use super::Nidan;
 use super::notices::Notice;
 use crate::error::{Error, Result};
-use crate::model::{Account, Challenge, Origin};
+use crate::model::{Account, Challenge, EventKind, Origin};
 use crate::secrets::token_hash;
 use crate::store::{Claim, Store};
 
@@ -151,7 +151,7 @@ impl<S: Store> Nidan<S> {
         if claim.failures == self.policy.lockout_after_failures {
             self.record(
                 Some(&account.id),
-                "code_entry_locked",
+                EventKind::CodeEntryLocked,
                 origin,
                 &format!(
                     "{} wrong codes in a row",
@@ -242,7 +242,7 @@ impl<S: Store> Nidan<S> {
         if wrong == self.policy.password_alert_after {
             self.record(
                 Some(&account.id),
-                "password_guessing_alert",
+                EventKind::PasswordGuessingAlert,
                 origin,
                 &format!("{wrong} wrong passwords today"),
             )
@@ -309,7 +309,7 @@ impl<S: Store> Nidan<S> {
         {
             self.record(
                 Some(&account.id),
-                "abuse_alert_sent",
+                EventKind::AbuseAlertSent,
                 origin,
                 &format!("{count} unfinished sign-ins in 24 hours"),
             )
@@ -338,7 +338,7 @@ impl<S: Store> Nidan<S> {
             self.store.pause_codes(&account.id, self.now()).await?;
             self.record(
                 Some(&account.id),
-                "codes_paused",
+                EventKind::CodesPaused,
                 origin,
                 &format!("{count} unfinished sign-ins in 24 hours"),
             )

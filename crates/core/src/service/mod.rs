@@ -2,15 +2,18 @@
 //! does. Each page and API call of the server is a thin wrapper over one of
 //! them, so the browser and the JSON flows cannot drift apart.
 //!
-//! - [`signin`]: sign-up, the password step, the code step, sessions,
-//!   step-up, password change — the sign-in state machine
+//! - [`signup`]: sign-up by an emailed link.
+//! - [`signin`]: the password step and the code step — the sign-in state
+//!   machine
 //!   `EmailGiven → PasswordAccepted → { SignedIn | CodeRequired } → SignedIn`.
 //! - [`session`]: sessions, step-up and the password change.
-//! - [`factor`]: checking a second factor (authenticator code or backup
-//!   code) with atomic single use.
+//! - [`factor`]: the one counted path every code goes through (sign-in,
+//!   turning 2SV off, confirming a new method), with atomic single use.
 //! - [`notices`]: security notices by email.
-//! - [`phones`]: phone methods, sending codes by text or call, limits.
-//! - [`wizard`]: the three-page enable wizard.
+//! - [`methods`]: one module per kind of method — [`methods::app`],
+//!   [`methods::phone`] (sending codes by text or call, limits) and
+//!   [`methods::backup_codes`] — with the same begin / confirm shape.
+//! - [`wizard`]: the three-page enable wizard and its order rule.
 //! - [`settings`]: Advanced Security Settings once 2SV is on.
 //! - [`guard`]: the lockout after wrong codes and the alarm when a
 //!   leaked password floods a phone with codes.
@@ -23,8 +26,8 @@ pub mod admin;
 pub mod factor;
 pub mod guard;
 pub mod mandate;
+pub mod methods;
 pub mod notices;
-pub mod phones;
 pub mod recovery;
 pub mod reset;
 pub mod session;
@@ -38,7 +41,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::delivery::Senders;
 use crate::error::{Error, Result};
-use crate::model::{Event, Origin};
+use crate::model::{Event, EventKind, Origin};
 use crate::policy::Policy;
 use crate::secrets::{MasterKey, PasswordHasher, new_id};
 use crate::store::{Store, Write};
@@ -117,7 +120,7 @@ impl<S: Store> Nidan<S> {
     async fn record(
         &self,
         account_id: Option<&str>,
-        kind: &str,
+        kind: EventKind,
         origin: &Origin,
         detail: &str,
     ) -> Result<()> {
@@ -132,17 +135,17 @@ impl<S: Store> Nidan<S> {
     fn event(
         &self,
         account_id: Option<&str>,
-        kind: &str,
+        kind: EventKind,
         origin: &Origin,
         detail: &str,
     ) -> Result<Write> {
         // Every security event is also a Prometheus counter by kind (a
         // fixed set of names), for `/metrics`; a no-op without a recorder.
-        metrics::counter!("nidan_events_total", "kind" => kind.to_owned()).increment(1);
+        metrics::counter!("nidan_events_total", "kind" => kind.as_str()).increment(1);
         Ok(Write::Event(Event {
             id: new_id()?,
             account_id: account_id.map(str::to_owned),
-            kind: kind.to_owned(),
+            kind,
             at: self.now(),
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),

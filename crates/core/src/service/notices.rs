@@ -5,7 +5,7 @@
 //! a failed notice is recorded, never fails the change itself.
 
 use super::Nidan;
-use crate::model::{Account, Origin};
+use crate::model::{Account, EventKind, Origin};
 use crate::store::Store;
 
 /// What a notice is about.
@@ -334,7 +334,7 @@ impl<S: Store> Nidan<S> {
             let _ = self
                 .record(
                     Some(&account.id),
-                    "notice_failed",
+                    EventKind::NoticeFailed,
                     origin,
                     &format!("{subject}: {e}"),
                 )

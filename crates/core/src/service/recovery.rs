@@ -8,7 +8,7 @@
 use super::Nidan;
 use super::notices::Notice;
 use crate::error::{Error, Result};
-use crate::model::{CaseStatus, DocumentKind, Origin, RecoveryCase};
+use crate::model::{CaseStatus, DocumentKind, EventKind, Origin, RecoveryCase};
 use crate::secrets::new_id;
 use crate::store::Store;
 
@@ -106,7 +106,7 @@ impl<S: Store> Nidan<S> {
         }
         self.record(
             Some(&account.id),
-            "recovery_requested",
+            EventKind::RecoveryRequested,
             origin,
             document_kind.as_str(),
         )

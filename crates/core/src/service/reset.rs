@@ -7,7 +7,7 @@ use super::Nidan;
 use super::notices::Notice;
 use super::signin::{check_password_length, normalize_email};
 use crate::error::{Error, Result};
-use crate::model::{Account, LinkPurpose, Origin};
+use crate::model::{Account, EventKind, LinkPurpose, Origin};
 use crate::secrets::{new_token, token_hash};
 use crate::store::{Store, Write};
 use zeroize::Zeroizing;
@@ -35,7 +35,12 @@ impl<S: Store> Nidan<S> {
             > RESETS_PER_HOUR
         {
             return self
-                .record(Some(&account.id), "password_reset_limited", origin, "")
+                .record(
+                    Some(&account.id),
+                    EventKind::PasswordResetLimited,
+                    origin,
+                    "",
+                )
                 .await;
         }
         let token = self
@@ -45,8 +50,13 @@ impl<S: Store> Nidan<S> {
                 self.policy.password_reset_minutes * 60,
             )
             .await?;
-        self.record(Some(&account.id), "password_reset_requested", origin, "")
-            .await?;
+        self.record(
+            Some(&account.id),
+            EventKind::PasswordResetRequested,
+            origin,
+            "",
+        )
+        .await?;
         let link = self.link(&format!("/password/reset/{}", token.as_str()));
         self.notify_with(&account, Notice::PasswordResetLink, "", Some(&link), origin)
             .await;
@@ -70,7 +80,7 @@ impl<S: Store> Nidan<S> {
                 account_id: account.id.clone(),
                 password_changed: Some(self.now()),
             },
-            self.event(Some(&account.id), "password_reset", origin, "")?,
+            self.event(Some(&account.id), EventKind::PasswordReset, origin, "")?,
         ];
         writes.extend(self.everywhere_else(&account.id, None));
         match self.store.apply(writes).await {
@@ -109,7 +119,7 @@ impl<S: Store> Nidan<S> {
             issue,
             self.event(
                 Some(&account.id),
-                "not_me",
+                EventKind::NotMe,
                 origin,
                 "signed out everywhere, remembered browsers forgotten",
             )?,

@@ -9,7 +9,7 @@ use super::Nidan;
 use super::notices::Notice;
 use super::signin::{SignedIn, check_password_length};
 use crate::error::{Error, Result};
-use crate::model::{Account, Origin, Session};
+use crate::model::{Account, EventKind, Origin, Session};
 use crate::secrets::{new_id, new_token, token_hash};
 use crate::store::{Store, Write};
 
@@ -44,7 +44,7 @@ impl<S: Store> Nidan<S> {
                 session: session.clone(),
                 token_hash: token_hash(&token),
             },
-            self.event(Some(&account.id), "signed_in", origin, "")?,
+            self.event(Some(&account.id), EventKind::SignedIn, origin, "")?,
         ];
         Ok((token, session, writes))
     }
@@ -90,7 +90,7 @@ impl<S: Store> Nidan<S> {
     /// Ends a session.
     pub async fn sign_out(&self, session: &Session, origin: &Origin) -> Result<()> {
         self.store.delete_session(&session.id).await?;
-        self.record(Some(&session.account_id), "signed_out", origin, "")
+        self.record(Some(&session.account_id), EventKind::SignedOut, origin, "")
             .await
     }
 
@@ -164,7 +164,8 @@ impl<S: Store> Nidan<S> {
         self.store
             .touch_session_password(&session.id, self.now())
             .await?;
-        self.record(Some(&account.id), "step_up", origin, "").await
+        self.record(Some(&account.id), EventKind::StepUp, origin, "")
+            .await
     }
 
     /// Changes the password: every other session ends and every remembered
@@ -194,7 +195,7 @@ impl<S: Store> Nidan<S> {
                 account_id: account.id.clone(),
                 password_changed: Some(now),
             },
-            self.event(Some(&account.id), "password_changed", origin, "")?,
+            self.event(Some(&account.id), EventKind::PasswordChanged, origin, "")?,
         ];
         // Every other session, every remembered browser, and whoever
         // passed the old password and waits for a code, stop here.

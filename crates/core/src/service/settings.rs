@@ -2,13 +2,11 @@
 //! what is shown, and the changes a person can make. The server checks
 //! step-up ([`Nidan::require_recent_password`]) before calling these.
 
-use zeroize::Zeroizing;
-
 use super::factor::{Accepted, Purpose};
 use super::notices::Notice;
 use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
-use crate::model::{Account, Event, Method, MethodRole, Origin, RememberedBrowser};
+use crate::model::{Account, Event, EventKind, Method, MethodRole, Origin, RememberedBrowser};
 use crate::store::{Store, Write};
 
 /// Everything the settings page shows.
@@ -91,7 +89,12 @@ impl<S: Store> Nidan<S> {
                 role: MethodRole::Primary,
             });
         }
-        writes.push(self.event(Some(&account.id), "method_removed", origin, &method.name)?);
+        writes.push(self.event(
+            Some(&account.id),
+            EventKind::MethodRemoved,
+            origin,
+            &method.name,
+        )?);
         self.store.apply(writes).await?;
         self.notify(account, Notice::MethodRemoved, &method.name, origin)
             .await;
@@ -115,7 +118,7 @@ impl<S: Store> Nidan<S> {
                     method_id: method.id.clone(),
                     name,
                 },
-                self.event(Some(&account.id), "method_renamed", origin, &detail)?,
+                self.event(Some(&account.id), EventKind::MethodRenamed, origin, &detail)?,
             ])
             .await
     }
@@ -140,31 +143,13 @@ impl<S: Store> Nidan<S> {
             method_id: method.id.clone(),
             role: MethodRole::Primary,
         });
-        writes.push(self.event(Some(&account.id), "primary_changed", origin, &method.name)?);
+        writes.push(self.event(
+            Some(&account.id),
+            EventKind::PrimaryChanged,
+            origin,
+            &method.name,
+        )?);
         self.store.apply(writes).await
-    }
-
-    /// New backup codes, shown once; the old ones stop working.
-    pub async fn regenerate_backup_codes(
-        &self,
-        account: &Account,
-        origin: &Origin,
-    ) -> Result<Vec<Zeroizing<String>>> {
-        if account.two_sv_on_since.is_none() {
-            return Err(Error::NotOn);
-        }
-        let (codes, hashes) = self.new_backup_codes(account)?;
-        self.store
-            .apply(vec![
-                Write::ReplaceBackupCodes {
-                    account_id: account.id.clone(),
-                    hashes,
-                    at: self.now(),
-                },
-                self.event(Some(&account.id), "backup_codes_regenerated", origin, "")?,
-            ])
-            .await?;
-        Ok(codes)
     }
 
     /// Turns 2SV off; needs a current code or a backup code (§2.3). Every
@@ -182,7 +167,7 @@ impl<S: Store> Nidan<S> {
             _ => Vec::new(),
         };
         writes.extend(self.second_steps_removed(&account.id));
-        writes.push(self.event(Some(&account.id), "two_sv_off", origin, "")?);
+        writes.push(self.event(Some(&account.id), EventKind::TwoSvOff, origin, "")?);
         match self.store.apply(writes).await {
             Err(Error::Conflict) => return Err(Error::CodeAlreadyUsed),
             other => other?,
@@ -226,7 +211,7 @@ impl<S: Store> Nidan<S> {
                     account_id: account.id.clone(),
                     browser_id: browser_id.to_owned(),
                 },
-                self.event(Some(&account.id), "browser_forgotten", origin, "")?,
+                self.event(Some(&account.id), EventKind::BrowserForgotten, origin, "")?,
             ])
             .await
     }
@@ -238,7 +223,7 @@ impl<S: Store> Nidan<S> {
                 Write::DeleteBrowsers {
                     account_id: account.id.clone(),
                 },
-                self.event(Some(&account.id), "browsers_forgotten", origin, "")?,
+                self.event(Some(&account.id), EventKind::BrowsersForgotten, origin, "")?,
             ])
             .await
     }

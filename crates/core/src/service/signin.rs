@@ -14,7 +14,7 @@ use super::factor::{Accepted, Purpose};
 use super::notices::Notice;
 use crate::error::{Error, Result};
 use crate::model::{
-    Account, Challenge, MethodKind, MethodRole, Origin, RememberedBrowser, Session,
+    Account, Challenge, EventKind, MethodKind, MethodRole, Origin, RememberedBrowser, Session,
 };
 use crate::secrets::{new_id, new_token, token_hash};
 use crate::store::{Store, Write};
@@ -54,12 +54,12 @@ pub struct MethodSummary {
 impl MethodSummary {
     fn of(m: crate::model::Method) -> Self {
         let number = m
-            .phone
-            .as_deref()
-            .and_then(|p| crate::phone::PhoneNumber::from_e164(p).ok());
+            .phone()
+            .and_then(|(p, _)| crate::phone::PhoneNumber::from_e164(p).ok());
+        let kind = m.kind();
         Self {
             id: m.id,
-            kind: m.kind,
+            kind,
             role: m.role,
             name: m.name,
             last_two: number.as_ref().map(|n| n.last_two().to_owned()),
@@ -163,7 +163,7 @@ impl<S: Store> Nidan<S> {
             // step.
             let used = self.event(
                 Some(&account.id),
-                "remembered_browser_used",
+                EventKind::RememberedBrowserUsed,
                 origin,
                 &browser.label,
             )?;
@@ -196,11 +196,11 @@ impl<S: Store> Nidan<S> {
             .filter(|m| m.active)
             .collect();
         active.sort_by_key(|m| m.role != MethodRole::Primary);
-        let primary = active.first().map_or(MethodKind::App, |m| m.kind);
+        let primary = active.first().map_or(MethodKind::App, |m| m.kind());
         let delivery = match active.first() {
-            Some(m) if m.phone.is_some() && paused => Some(Err(Error::CodesPaused)),
-            Some(m) if m.phone.is_some() => Some(
-                self.send_code(&account, m, Some(&challenge.id), origin)
+            Some(m) if m.phone().is_some() && paused => Some(Err(Error::CodesPaused)),
+            Some(m) if m.phone().is_some() => Some(
+                self.send_code(&account, m, None, Some(&challenge.id), origin)
                     .await,
             ),
             _ => None,
@@ -277,12 +277,12 @@ impl<S: Store> Nidan<S> {
         match account {
             Some(account) if matched => {
                 self.password_check_passed(&throttle).await?;
-                self.record(Some(&account.id), "password_accepted", origin, "")
+                self.record(Some(&account.id), EventKind::PasswordAccepted, origin, "")
                     .await?;
                 Ok(account)
             }
             Some(account) => {
-                self.record(Some(&account.id), "password_refused", origin, "")
+                self.record(Some(&account.id), EventKind::PasswordRefused, origin, "")
                     .await?;
                 self.password_check_failed(Some(&account), origin).await?;
                 Err(Error::BadCredentials)
@@ -345,10 +345,10 @@ impl<S: Store> Nidan<S> {
         // The attempt ends, the session starts (and the browser is
         // remembered, if asked) in one unit: all of it, or none.
         let (kind, detail) = match &accepted {
-            Accepted::BackupCode { left } => ("backup_code_used", format!("{left} left")),
-            Accepted::App(name) => ("code_accepted", name.clone()),
+            Accepted::BackupCode { left } => (EventKind::BackupCodeUsed, format!("{left} left")),
+            Accepted::App(name) => (EventKind::CodeAccepted, name.clone()),
             Accepted::Phone | Accepted::FirstCode { .. } | Accepted::Unspent(_) => {
-                ("code_accepted", "phone".to_owned())
+                (EventKind::CodeAccepted, "phone".to_owned())
             }
         };
         let mut writes = vec![
@@ -412,7 +412,12 @@ impl<S: Store> Nidan<S> {
         };
         let label = browser.label.clone();
         let writes = vec![
-            self.event(Some(&account.id), "browser_remembered", origin, &label)?,
+            self.event(
+                Some(&account.id),
+                EventKind::BrowserRemembered,
+                origin,
+                &label,
+            )?,
             Write::InsertBrowser {
                 browser,
                 token_hash: token_hash(&token),

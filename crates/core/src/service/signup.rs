@@ -12,7 +12,7 @@ use super::Nidan;
 use super::notices::{Links, Notice, compose};
 use super::signin::{SignedIn, check_password_length, normalize_email};
 use crate::error::{Error, Result};
-use crate::model::{Account, AccountGuard, Origin, PendingSignUp};
+use crate::model::{Account, AccountGuard, EventKind, Origin, PendingSignUp};
 use crate::secrets::{new_id, new_token, token_hash};
 use crate::store::{Store, Write};
 
@@ -46,7 +46,7 @@ impl<S: Store> Nidan<S> {
             )
             .await?;
         if let Some(account) = self.store.account_by_email(&email).await? {
-            self.record(Some(&account.id), "sign_up_attempted", origin, "")
+            self.record(Some(&account.id), EventKind::SignUpAttempted, origin, "")
                 .await?;
             if mails <= SIGN_UP_MAILS_PER_HOUR {
                 self.notify_with(
@@ -119,7 +119,12 @@ impl<S: Store> Nidan<S> {
             .await
         {
             let _ = self
-                .record(None, "notice_failed", origin, &format!("{subject}: {e}"))
+                .record(
+                    None,
+                    EventKind::NoticeFailed,
+                    origin,
+                    &format!("{subject}: {e}"),
+                )
                 .await;
         }
     }
@@ -155,7 +160,7 @@ impl<S: Store> Nidan<S> {
             Write::InsertAccount {
                 account: account.clone(),
             },
-            self.event(Some(&account.id), "signed_up", origin, "")?,
+            self.event(Some(&account.id), EventKind::SignedUp, origin, "")?,
         ];
         match self
             .start_session(&account, false, false, first, origin)

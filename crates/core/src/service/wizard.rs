@@ -4,28 +4,14 @@
 //! sign-in — until page 3, so leaving midway leaves 2SV off and nothing
 //! half-enrolled in use (§3.4). Starting page 1 again discards them.
 
-use nidan_otp::{KeyUri, Secret};
 use zeroize::Zeroizing;
 
-use super::factor::Purpose;
+use super::Nidan;
 use super::notices::Notice;
-use super::{Nidan, clean_name};
 use crate::error::{Error, Result};
-use crate::model::{Account, Method, MethodKind, MethodRole, Origin, Session};
+use crate::model::{Account, EventKind, Method, MethodRole, Origin, Session};
 use crate::policy::BackupRule;
-use crate::secrets::{new_backup_code, new_id, normalize_backup_code};
 use crate::store::{Store, Write};
-
-/// A new authenticator app waiting for its first code.
-#[derive(Debug)]
-pub struct NewApp {
-    /// The method's id, to confirm it.
-    pub method_id: String,
-    /// The key, to show as Base32 in groups of four.
-    pub secret: Secret,
-    /// The `otpauth://` URI for the QR code.
-    pub uri: Zeroizing<String>,
-}
 
 /// Where the wizard stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,124 +55,6 @@ impl<S: Store> Nidan<S> {
                 .cloned(),
             backup_optional: self.policy.backup_rule == BackupRule::BackupCodesSuffice,
         })
-    }
-
-    /// Creates an authenticator app for the wizard (`role` primary or
-    /// backup) or, with 2SV on, as an added backup. Returns the key and URI
-    /// to show; the app is unusable until [`Nidan::confirm_app`].
-    pub async fn begin_app(
-        &self,
-        account: &Account,
-        role: MethodRole,
-        name: &str,
-    ) -> Result<NewApp> {
-        let name = clean_name(name)?;
-        let on = account.two_sv_on_since.is_some();
-        if !on {
-            let state = self.wizard_state(account).await?;
-            match role {
-                // Page 1 again: start over.
-                MethodRole::Primary => self.store.delete_inactive_methods(&account.id).await?,
-                MethodRole::Backup if state.primary.is_none() => {
-                    return Err(Error::WizardOrder("set up the primary method first"));
-                }
-                MethodRole::Backup
-                    if self.policy.backup_rule == BackupRule::PhoneIfPrimaryApp
-                        && state
-                            .primary
-                            .as_ref()
-                            .is_some_and(|p| p.kind == MethodKind::App) =>
-                {
-                    return Err(Error::BackupMustBePhone);
-                }
-                MethodRole::Backup => {
-                    // Drop an earlier unfinished backup attempt, keep the primary.
-                    for m in self.store.methods(&account.id).await? {
-                        if !m.active && m.role == MethodRole::Backup {
-                            self.store.delete_method(&m.id).await?;
-                        }
-                    }
-                }
-            }
-        }
-        let secret = Secret::generate().map_err(|e| Error::Crypto(e.to_string()))?;
-        let id = new_id()?;
-        let method = Method {
-            id: id.clone(),
-            account_id: account.id.clone(),
-            kind: MethodKind::App,
-            role: if on { MethodRole::Backup } else { role },
-            name,
-            secret_sealed: Some(self.key.seal(secret.expose(), &id)?),
-            phone: None,
-            last_step: None,
-            created_at: self.now(),
-            confirmed_at: None,
-            active: false,
-        };
-        self.store.insert_method(&method).await?;
-        let uri = KeyUri::new_totp(
-            secret.clone(),
-            Some(self.policy.service_name.clone()),
-            account.email.clone(),
-        )
-        .to_uri();
-        Ok(NewApp {
-            method_id: id,
-            secret,
-            uri,
-        })
-    }
-
-    /// The key and URI of an app still waiting for its first code, to show
-    /// the QR code again (a reload, a wrong code).
-    pub async fn pending_app(&self, account: &Account, method_id: &str) -> Result<NewApp> {
-        let method = self
-            .store
-            .methods(&account.id)
-            .await?
-            .into_iter()
-            .find(|m| {
-                m.id == method_id
-                    && !m.active
-                    && m.confirmed_at.is_none()
-                    && m.kind == MethodKind::App
-            })
-            .ok_or(Error::NoSuchMethod)?;
-        let secret = self.app_secret(&method)?;
-        let uri = KeyUri::new_totp(
-            secret.clone(),
-            Some(self.policy.service_name.clone()),
-            account.email.clone(),
-        )
-        .to_uri();
-        Ok(NewApp {
-            method_id: method.id,
-            secret,
-            uri,
-        })
-    }
-
-    /// Verifies the first code of a new app. In the wizard it then waits
-    /// for page 3; with 2SV already on it is active at once (§2.3 "add
-    /// another app").
-    pub async fn confirm_app(
-        &self,
-        account: &Account,
-        method_id: &str,
-        code: &str,
-        origin: &Origin,
-    ) -> Result<Method> {
-        let method = self
-            .method_where(&account.id, method_id, |m| {
-                !m.active && m.kind == MethodKind::App
-            })
-            .await?;
-        self.confirm_new_method(account, &method, Purpose::ConfirmApp(&method), code, origin)
-            .await?;
-        let mut confirmed = method;
-        confirmed.confirmed_at = Some(self.now());
-        Ok(confirmed)
     }
 
     /// Page 3: turns 2SV on with the verified methods, replaces the backup
@@ -252,7 +120,7 @@ impl<S: Store> Nidan<S> {
                 account_id: account.id.clone(),
                 keep: keep.map(|s| s.id.clone()),
             },
-            self.event(Some(&account.id), "two_sv_on", origin, &primary.name)?,
+            self.event(Some(&account.id), EventKind::TwoSvOn, origin, &primary.name)?,
         ]);
         let remember = if remember_browser {
             let (token, label, more) = self.browser_to_remember(account, origin)?;
@@ -275,44 +143,5 @@ impl<S: Store> Nidan<S> {
             backup_codes,
             remember_token,
         })
-    }
-
-    /// Keys the backup-code hashes stored before they were keyed (see
-    /// [`crate::secrets::MasterKey::backup_code_hash`]); run at start, on
-    /// every node (each row is rewritten once, by whichever gets there).
-    /// How many were rewritten.
-    pub async fn key_stored_backup_codes(&self) -> Result<usize> {
-        let mut done = 0;
-        loop {
-            let legacy = self.store.legacy_backup_code_hashes(500).await?;
-            if legacy.is_empty() {
-                return Ok(done);
-            }
-            for (account_id, old) in legacy {
-                let new = self.key.keyed_backup_code_hash(&old);
-                self.store
-                    .rehash_backup_code(&account_id, &old, &new)
-                    .await?;
-                done += 1;
-            }
-        }
-    }
-
-    /// A fresh set of backup codes: the codes to show once, and the hashes
-    /// to store.
-    pub(crate) fn new_backup_codes(
-        &self,
-        account: &Account,
-    ) -> Result<(Vec<Zeroizing<String>>, Vec<String>)> {
-        let mut codes = Vec::with_capacity(self.policy.backup_code_count);
-        let mut hashes = Vec::with_capacity(self.policy.backup_code_count);
-        for _ in 0..self.policy.backup_code_count {
-            let code = new_backup_code()?;
-            let normalized = normalize_backup_code(&code)
-                .ok_or_else(|| Error::Crypto("backup code alphabet".into()))?;
-            hashes.push(self.key.backup_code_hash(&account.id, &normalized));
-            codes.push(code);
-        }
-        Ok((codes, hashes))
     }
 }

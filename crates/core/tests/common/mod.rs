@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use nidan_core::delivery::{
     DeliveryError, EmailSender, Receipt, Senders, SmsSender, VoiceScript, VoiceSender,
 };
-use nidan_core::model::{MethodKind, MethodRole, Origin};
+use nidan_core::model::{MethodRole, Origin};
 use nidan_core::phone::PhoneNumber;
 use nidan_core::{ManualClock, Nidan, Policy, secrets::MasterKey};
 use nidan_store::SqlStore;
@@ -209,7 +209,7 @@ pub async fn enabled(w: &World) -> nidan_core::model::Account {
             &a,
             MethodRole::Primary,
             "090-1234-5678",
-            MethodKind::Sms,
+            nidan_core::model::Channel::Sms,
             &origin(),
         )
         .await
@@ -226,7 +226,7 @@ pub async fn enabled(w: &World) -> nidan_core::model::Account {
             &a,
             MethodRole::Backup,
             "03-1234-5678",
-            MethodKind::Voice,
+            nidan_core::model::Channel::Voice,
             &origin(),
         )
         .await

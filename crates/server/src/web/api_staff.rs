@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use nidan_core::Error;
-use nidan_core::model::{Account, CaseStatus, Event, RecoveryCase};
+use nidan_core::model::{Account, CaseStatus, Event, EventKind, RecoveryCase};
 use nidan_core::service::admin::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -65,8 +65,8 @@ pub struct AuditEvent {
     /// Whose account (absent for events without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    /// What happened (`code_refused`, `recovery_approved`, ...).
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// When (Unix seconds).
     pub at: i64,
     /// From which IP.
@@ -204,7 +204,7 @@ pub struct AuditQuery {
     pub email: Option<String>,
     /// Only this kind.
     #[serde(default)]
-    pub kind: Option<String>,
+    pub kind: Option<EventKind>,
     /// At most this many (1–1000, default 100).
     #[serde(default)]
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
@@ -224,7 +224,7 @@ async fn audit(
         .audit_log(
             &staff.actor,
             q.email.as_deref(),
-            q.kind.as_deref(),
+            q.kind,
             limit_or_default(q.limit),
         )
         .await?;

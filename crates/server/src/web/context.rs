@@ -297,6 +297,10 @@ mod tests {
                 keys.insert(format!("error.{code}"));
             }
         }
+        // Each event kind's sentence.
+        for kind in nidan_core::model::EventKind::ALL {
+            keys.insert(format!("event.{}", kind.as_str()));
+        }
         assert!(keys.contains("error.slow_down"));
         assert!(keys.len() > 100, "{}", keys.len());
         // Read the files themselves: the runtime falls back to English.

@@ -2,6 +2,7 @@
 //! and the Advanced Security Settings overview.
 
 use super::*;
+use nidan_core::model::EventKind;
 
 /// This area's routes.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -121,7 +122,7 @@ pub struct BrowserOut {
 #[derive(Serialize, ToSchema)]
 pub struct EventOut {
     /// What happened.
-    pub kind: String,
+    pub kind: EventKind,
     /// When.
     pub at: i64,
     /// From which IP.
@@ -161,8 +162,8 @@ async fn security(State(state): State<AppState>, user: SecureUser) -> ApiResult<
             .methods
             .into_iter()
             .map(|m| MethodOut {
+                kind: kind_str(m.kind()),
                 id: m.id,
-                kind: kind_str(m.kind),
                 role: m.role.as_str().into(),
                 name: m.name,
                 created_at: m.created_at,

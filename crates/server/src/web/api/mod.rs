@@ -75,25 +75,6 @@ impl From<RoleIn> for MethodRole {
     }
 }
 
-/// How a code reaches a phone (anything else is a 422).
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelIn {
-    /// A text message.
-    Sms,
-    /// A voice call.
-    Voice,
-}
-
-impl From<ChannelIn> for MethodKind {
-    fn from(channel: ChannelIn) -> Self {
-        match channel {
-            ChannelIn::Sms => Self::Sms,
-            ChannelIn::Voice => Self::Voice,
-        }
-    }
-}
-
 /// A signed-in API caller.
 pub struct ApiUser {
     session: Session,

@@ -2,6 +2,7 @@
 //! code step (or both in one field), and sending a code by text or call.
 
 use super::*;
+use nidan_core::model::Channel;
 
 /// This area's routes.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -258,7 +259,7 @@ pub struct SendRequest {
     /// A phone method's id from that answer.
     pub method_id: String,
     /// `sms` or `voice`.
-    pub channel: ChannelIn,
+    pub channel: Channel,
 }
 
 /// "Text the number ending in 78" / "Call the number ending in 78".
@@ -271,12 +272,7 @@ async fn signin_send(
 ) -> ApiResult<Done> {
     state
         .nidan
-        .send_sign_in_code(
-            &req.challenge,
-            &req.method_id,
-            Some(MethodKind::from(req.channel)),
-            &origin,
-        )
+        .send_sign_in_code(&req.challenge, &req.method_id, Some(req.channel), &origin)
         .await?;
     Ok(done())
 }

@@ -2,6 +2,7 @@
 //! verified by their first code, and page 3 (2SV on).
 
 use super::*;
+use nidan_core::model::Channel;
 
 /// This area's routes.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -155,7 +156,7 @@ pub struct BeginPhoneRequest {
     #[schema(min_length = 1, max_length = 64)]
     pub phone: String,
     /// `sms` or `voice`.
-    pub channel: ChannelIn,
+    pub channel: Channel,
 }
 
 /// A phone waiting for its code.
@@ -186,13 +187,7 @@ async fn begin_phone(
     let role = MethodRole::from(req.role);
     let p = state
         .nidan
-        .begin_phone(
-            &user.account,
-            role,
-            &req.phone,
-            MethodKind::from(req.channel),
-            &origin,
-        )
+        .begin_phone(&user.account, role, &req.phone, req.channel, &origin)
         .await?;
     Ok(Json(BeginPhoneResponse {
         method_id: p.method_id,

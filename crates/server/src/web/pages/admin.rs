@@ -13,25 +13,44 @@ use axum::http::header::{
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use nidan_core::Error;
-use nidan_core::model::{Account, CaseStatus, RecoveryCase};
+use nidan_core::model::{Account, CaseStatus, EventKind, RecoveryCase};
 use nidan_core::service::admin::Actor;
 use serde::Deserialize;
 
-use super::{Base, EventLine, guarded, kind_label};
+use super::{Base, EventLine, event_sentence, guarded, kind_label};
 use crate::web::AppState;
 use crate::web::context::{MaybeSignedIn, RequestOrigin, Tr};
 use crate::web::error::{classify, message};
 
-page!(AdminPage, "admin.html" { cases: Vec<CaseLine>, query: String, users: Vec<UserLine> });
-page!(AdminCasePage, "admin_case.html" {
+page!(AdminPage, "admin/admin.html" { cases: Vec<CaseLine>, query: String, users: Vec<UserLine> });
+page!(AdminCasePage, "admin/admin_case.html" {
     id: String, account_id: String, email: String, kind: String, sent: String, status: String,
     has_document: bool, is_pdf: bool, open: bool,
 });
-page!(AdminUserPage, "admin_user.html" {
+page!(AdminUserPage, "admin/admin_user.html" {
     id: String, email: String, two_sv: String, two_sv_on: bool, roles: String, guard: String,
     backup_codes_left: i64, methods: Vec<String>, cases: Vec<CaseLine>, events: Vec<EventLine>,
 });
-page!(AdminEventsPage, "admin_events.html" { email: String, kind: String, events: Vec<AuditLine> });
+page!(AdminEventsPage, "admin/admin_events.html" { email: String, kinds: Vec<KindOption>, events: Vec<AuditLine> });
+
+/// One choice of the event-kind filter.
+struct KindOption {
+    value: &'static str,
+    label: String,
+    selected: bool,
+}
+
+/// Every event kind as a choice, `chosen` selected.
+fn kind_options(t: Tr, chosen: Option<EventKind>) -> Vec<KindOption> {
+    EventKind::ALL
+        .iter()
+        .map(|&k| KindOption {
+            value: k.as_str(),
+            label: event_sentence(t, k),
+            selected: chosen == Some(k),
+        })
+        .collect()
+}
 
 struct CaseLine {
     id: String,
@@ -323,7 +342,7 @@ async fn user_with(
             .methods
             .iter()
             .map(|m| {
-                let kind = kind_label(t, m.kind);
+                let kind = kind_label(t, m.kind());
                 let state_word = if m.active { "" } else { " (unfinished)" };
                 format!("{} · {kind} · {}{state_word}", m.name, m.role.as_str())
             })
@@ -402,16 +421,19 @@ async fn events(
     Staff(actor): Staff,
     Query(q): Query<AuditQuery>,
 ) -> Response {
+    // An empty or unknown kind filters nothing (the choice list offers
+    // only known kinds).
+    let kind = EventKind::parse(q.kind.trim());
     let events = match state
         .nidan
-        .audit_log_with_emails(&actor, Some(&q.email), Some(&q.kind), 200)
+        .audit_log_with_emails(&actor, Some(&q.email), kind, 200)
         .await
     {
         Ok(e) => e,
         Err(e) => {
             let (status, _) = classify(&e);
             let page = render!(AdminEventsPage, Base::new(&state, t, true), Some(message(&e, t)), None, {
-                email: q.email, kind: q.kind, events: Vec::new(),
+                email: q.email, kinds: kind_options(t, kind), events: Vec::new(),
             });
             return (status, page).into_response();
         }
@@ -421,13 +443,13 @@ async fn events(
         .map(|(e, email)| AuditLine {
             when: t.datetime(&e.at),
             who: email.or(e.account_id).unwrap_or_default(),
-            kind: e.kind,
+            kind: event_sentence(t, e.kind),
             detail: e.detail,
             ip: e.ip,
             agent: e.user_agent.chars().take(80).collect(),
         })
         .collect();
     render!(AdminEventsPage, Base::new(&state, t, true), None, None, {
-        email: q.email, kind: q.kind, events: lines,
+        email: q.email, kinds: kind_options(t, kind), events: lines,
     })
 }

@@ -18,7 +18,7 @@ use crate::web::AppState;
 use crate::web::authz::Access;
 use crate::web::context::{MaybeSignedIn, RETURN_COOKIE, RequestOrigin, SESSION_COOKIE, Tr};
 
-page!(GatePage, "gate.html" { heading: String, text: String, action: Option<(String, String)> });
+page!(GatePage, "signin/gate.html" { heading: String, text: String, action: Option<(String, String)> });
 
 /// A page that says one thing, with an optional link onward (and an
 /// error above it, if any).
@@ -36,7 +36,7 @@ pub(super) fn message_page(
         action: action,
     })
 }
-page!(SignoutPage, "signout.html" { rd: Option<String> });
+page!(SignoutPage, "signin/signout.html" { rd: Option<String> });
 
 /// `?rd=` on the sign-in and sign-out pages.
 #[derive(Deserialize, Default)]

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use nidan_core::Error;
-use nidan_core::model::{Account, MethodKind, MethodRole, Session};
+use nidan_core::model::{Account, EventKind, MethodKind, MethodRole, Session};
 use nidan_core::service::signin::{PasswordStep, SignedIn};
 use serde::Deserialize;
 
@@ -111,16 +111,16 @@ macro_rules! page {
     };
 }
 
-page!(SignupPage, "signup.html" { email: String });
-page!(SignupConfirmPage, "signup_confirm.html" { token: String });
-page!(SigninEmailPage, "signin_email.html" { email: String });
-page!(SigninPasswordPage, "signin_password.html" { email: String });
-page!(CodePage, "code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool, locked: bool });
-page!(WizardPhonePage, "wizard_phone.html" { heading: String, step: Option<String>, sent_line: String, same_number: bool, method_id: String });
-page!(AccountPage, "account.html" { email: String, two_sv_on: bool, admin: bool, reminder: Option<String> });
-page!(ReauthPage, "reauth.html" { email: String });
-page!(PasswordPage, "password.html" { email: String });
-page!(SecurityPage, "security.html" {
+page!(SignupPage, "signin/signup.html" { email: String });
+page!(SignupConfirmPage, "signin/signup_confirm.html" { token: String });
+page!(SigninEmailPage, "signin/signin_email.html" { email: String });
+page!(SigninPasswordPage, "signin/signin_password.html" { email: String });
+page!(CodePage, "signin/code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool, locked: bool });
+page!(WizardPhonePage, "wizard/wizard_phone.html" { heading: String, step: Option<String>, sent_line: String, same_number: bool, method_id: String });
+page!(AccountPage, "account/account.html" { email: String, two_sv_on: bool, admin: bool, reminder: Option<String> });
+page!(ReauthPage, "signin/reauth.html" { email: String });
+page!(PasswordPage, "signin/password.html" { email: String });
+page!(SecurityPage, "account/security.html" {
     on_since: Option<i64>,
     status_on: String,
     methods: Vec<MethodLine>,
@@ -131,11 +131,11 @@ page!(SecurityPage, "security.html" {
     unfinished: Vec<AttemptLine>,
     warning: Option<String>,
 });
-page!(WizardChoosePage, "wizard_choose.html" { heading: String, step: Option<String>, primary_line: Option<String>, backup: bool, default_name: String, phone: String, kind: String });
-page!(WizardAppPage, "wizard_app.html" { heading: String, step: Option<String>, qr_svg: String, secret_grouped: String, method_id: String });
-page!(WizardFinalPage, "wizard_final.html" { step: String, primary_line: String, backup_line: Option<String> });
-page!(CodesPage, "codes.html" { heading: String, codes: Vec<String>, continue_to: Option<(String, String)> });
-page!(OutboxPage, "outbox.html" { messages: Vec<OutboxLine> });
+page!(WizardChoosePage, "wizard/wizard_choose.html" { heading: String, step: Option<String>, primary_line: Option<String>, backup: bool, default_name: String, phone: String, kind: String });
+page!(WizardAppPage, "wizard/wizard_app.html" { heading: String, step: Option<String>, qr_svg: String, secret_grouped: String, method_id: String });
+page!(WizardFinalPage, "wizard/wizard_final.html" { step: String, primary_line: String, backup_line: Option<String> });
+page!(CodesPage, "account/codes.html" { heading: String, codes: Vec<String>, continue_to: Option<(String, String)> });
+page!(OutboxPage, "dev/outbox.html" { messages: Vec<OutboxLine> });
 
 struct OutboxLine {
     when: String,
@@ -206,11 +206,16 @@ impl EventLine {
     fn of(t: Tr, e: &nidan_core::model::Event) -> Self {
         Self {
             when: t.datetime(&e.at),
-            kind: e.kind.clone(),
+            kind: event_sentence(t, e.kind),
             detail: e.detail.clone(),
             ip: e.ip.clone(),
         }
     }
+}
+
+/// What an event records, as one sentence in the page's language.
+fn event_sentence(t: Tr, kind: EventKind) -> String {
+    t.s(&format!("event.{}", kind.as_str()))
 }
 
 /// "Authenticator app", "Text message (SMS)", "Voice call" in the page's language.

@@ -18,11 +18,11 @@ use crate::web::AppState;
 use crate::web::context::{CHALLENGE_COOKIE, REMEMBER_COOKIE, RequestOrigin, SESSION_COOKIE, Tr};
 use crate::web::error::message;
 
-page!(RecoverPage, "recover.html" { pending: Option<String>, kinds: Vec<(String, String)>, kind: String });
-page!(RecoverSentPage, "recover_sent.html" { line: String });
-page!(ForgotPage, "forgot.html" { sent: bool, email: String });
-page!(ResetPage, "reset.html" { done: bool, token: String });
-page!(NotMePage, "not_me.html" { token: String });
+page!(RecoverPage, "recovery/recover.html" { pending: Option<String>, kinds: Vec<(String, String)>, kind: String });
+page!(RecoverSentPage, "recovery/recover_sent.html" { line: String });
+page!(ForgotPage, "signin/forgot.html" { sent: bool, email: String });
+page!(ResetPage, "signin/reset.html" { done: bool, token: String });
+page!(NotMePage, "signin/not_me.html" { token: String });
 
 /// The routes with small bodies.
 pub fn routes() -> Router<AppState> {

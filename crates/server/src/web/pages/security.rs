@@ -19,7 +19,7 @@ pub(super) async fn security_with(
         .map(|m| MethodLine {
             id: m.id.clone(),
             name: m.name.clone(),
-            kind_label: kind_label(t, m.kind),
+            kind_label: kind_label(t, m.kind()),
             primary: m.role == MethodRole::Primary,
             added: t.f("security.added", &[("date", &t.date(&m.created_at))]),
         })

@@ -2,6 +2,7 @@
 //! password, and the code page with its "Didn't receive the code?" ways.
 
 use super::*;
+use nidan_core::model::Channel;
 
 #[derive(Deserialize)]
 pub(super) struct SignupForm {
@@ -255,26 +256,30 @@ pub(super) async fn signin_send_code(
     let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return to("/signin");
     };
-    let channel = if form.channel == "voice" {
-        MethodKind::Voice
-    } else {
-        MethodKind::Sms
+    // The buttons say which way; without one, the phone's usual way.
+    let channel = match form.channel.as_str() {
+        "sms" => Some(Channel::Sms),
+        "voice" => Some(Channel::Voice),
+        _ => None,
     };
     match state
         .nidan
-        .send_sign_in_code(&token, &form.method, Some(channel), &origin)
+        .send_sign_in_code(&token, &form.method, channel, &origin)
         .await
     {
         Ok(_) => {
-            let last = state
+            let method = state
                 .nidan
                 .pending_methods(&token)
                 .await
                 .ok()
-                .and_then(|ms| ms.into_iter().find(|m| m.id == form.method))
-                .and_then(|m| m.last_two)
-                .unwrap_or_default();
-            let key = if channel == MethodKind::Voice {
+                .and_then(|ms| ms.into_iter().find(|m| m.id == form.method));
+            let voice = match channel {
+                Some(channel) => channel == Channel::Voice,
+                None => method.as_ref().is_some_and(|m| m.kind == MethodKind::Voice),
+            };
+            let last = method.and_then(|m| m.last_two).unwrap_or_default();
+            let key = if voice {
                 "code.sent_call"
             } else {
                 "code.sent_text"

@@ -2,6 +2,7 @@
 //! by its first code, page 3, and adding an app with 2SV on.
 
 use super::*;
+use nidan_core::model::Channel;
 
 pub(super) async fn wizard_page(
     State(state): State<AppState>,
@@ -34,7 +35,7 @@ pub(super) async fn wizard_page(
                 backup: true,
                 default_name: "kagi".to_owned(),
                 phone: String::new(),
-                kind: if primary.kind == MethodKind::App { "sms" } else { "app" }.to_owned(),
+                kind: if primary.kind() == MethodKind::App { "sms" } else { "app" }.to_owned(),
             })
         }
         (Some(primary), backup) => render!(WizardFinalPage, base, None, None, {
@@ -92,18 +93,19 @@ pub(super) async fn wizard_begin_method(
             .begin_app(&account, role, &form.name)
             .await
             .map(|app| format!("/security/wizard/app/{}", app.method_id)),
-        kind => {
-            let kind = if kind == "voice" {
-                MethodKind::Voice
+        kind @ ("sms" | "voice") => {
+            let channel = if kind == "voice" {
+                Channel::Voice
             } else {
-                MethodKind::Sms
+                Channel::Sms
             };
             state
                 .nidan
-                .begin_phone(&account, role, &form.phone, kind, &origin)
+                .begin_phone(&account, role, &form.phone, channel, &origin)
                 .await
                 .map(|p| format!("/security/wizard/phone/{}", p.method_id))
         }
+        _ => Err(nidan_core::Error::NoSuchMethod),
     };
     match result {
         Ok(path) => to(&path),

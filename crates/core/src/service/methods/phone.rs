@@ -5,11 +5,13 @@
 //! minutes, stored only as a keyed hash, and the last three sent for an
 //! attempt stay valid so a resend never invalidates what someone is typing.
 
-use super::factor::Purpose;
-use super::{Nidan, clean_name};
+use super::super::factor::Purpose;
+use super::super::{Nidan, clean_name};
 use crate::delivery::{DeliveryError, sms_text, voice_script};
 use crate::error::{Error, Result};
-use crate::model::{Account, Method, MethodKind, MethodRole, Origin, SentCode};
+use crate::model::{
+    Account, Channel, EventKind, Factor, Method, MethodKind, MethodRole, Origin, SentCode,
+};
 use crate::phone::PhoneNumber;
 use crate::secrets::{new_id, random_bytes};
 use crate::store::Store;
@@ -53,14 +55,12 @@ impl<S: Store> Nidan<S> {
         account: &Account,
         role: MethodRole,
         typed: &str,
-        kind: MethodKind,
+        channel: Channel,
         origin: &Origin,
     ) -> Result<PhoneEnrolment> {
         let number = PhoneNumber::parse(typed, &self.policy.default_region)?;
-        match kind {
-            MethodKind::Sms if !number.can_receive_sms() => return Err(Error::CannotReceiveSms),
-            MethodKind::App => return Err(Error::NoSuchMethod),
-            _ => {}
+        if channel == Channel::Sms && !number.can_receive_sms() {
+            return Err(Error::CannotReceiveSms);
         }
         self.check_country(&number)?;
         let on = account.two_sv_on_since.is_some();
@@ -71,23 +71,23 @@ impl<S: Store> Nidan<S> {
         let method = Method {
             id: id.clone(),
             account_id: account.id.clone(),
-            kind,
+            factor: Factor::Phone {
+                number: number.e164().to_owned(),
+                channel,
+            },
             role: if on { MethodRole::Backup } else { role },
             name: clean_name(&number.masked())?,
-            secret_sealed: None,
-            phone: Some(number.e164().to_owned()),
-            last_step: None,
             created_at: self.now(),
             confirmed_at: None,
             active: false,
         };
         self.store.insert_method(&method).await?;
         let same_number_as_other = self.number_in_use(account, &method).await?;
-        self.send_code(account, &method, None, origin).await?;
+        self.send_code(account, &method, None, None, origin).await?;
         Ok(PhoneEnrolment {
             method_id: id,
             masked: number.masked(),
-            kind,
+            kind: channel.kind(),
             same_number_as_other,
         })
     }
@@ -97,8 +97,8 @@ impl<S: Store> Nidan<S> {
     async fn number_in_use(&self, account: &Account, method: &Method) -> Result<bool> {
         Ok(self.store.methods(&account.id).await?.iter().any(|m| {
             m.id != method.id
-                && m.phone.is_some()
-                && m.phone == method.phone
+                && m.phone().is_some()
+                && m.phone().map(|(n, _)| n) == method.phone().map(|(n, _)| n)
                 && (m.active || m.confirmed_at.is_some())
         }))
     }
@@ -113,7 +113,7 @@ impl<S: Store> Nidan<S> {
     ) -> Result<Method> {
         let method = self
             .method_where(&account.id, method_id, |m| {
-                !m.active && m.confirmed_at.is_none() && m.phone.is_some()
+                !m.active && m.confirmed_at.is_none() && m.phone().is_some()
             })
             .await?;
         self.confirm_new_method(
@@ -135,14 +135,15 @@ impl<S: Store> Nidan<S> {
     ) -> Result<PhoneEnrolment> {
         let method = self
             .method_where(&account.id, method_id, |m| {
-                !m.active && m.confirmed_at.is_none() && m.phone.is_some()
+                !m.active && m.confirmed_at.is_none() && m.phone().is_some()
             })
             .await?;
         let same_number_as_other = self.number_in_use(account, &method).await?;
+        let kind = method.kind();
         Ok(PhoneEnrolment {
             method_id: method.id,
             masked: method.name,
-            kind: method.kind,
+            kind,
             same_number_as_other,
         })
     }
@@ -155,9 +156,9 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<()> {
         let method = self
-            .method_where(&account.id, method_id, |m| !m.active && m.phone.is_some())
+            .method_where(&account.id, method_id, |m| !m.active && m.phone().is_some())
             .await?;
-        self.send_code(account, &method, None, origin).await
+        self.send_code(account, &method, None, None, origin).await
     }
 
     fn check_country(&self, number: &PhoneNumber) -> Result<()> {
@@ -200,11 +201,18 @@ impl<S: Store> Nidan<S> {
         &self,
         account: &Account,
         method: &Method,
+        channel: Option<Channel>,
         challenge_id: Option<&str>,
         origin: &Origin,
     ) -> Result<()> {
-        let phone = method.phone.as_deref().ok_or(Error::NoSuchMethod)?;
+        let Some((phone, usual)) = method.phone() else {
+            return Err(Error::NoSuchMethod);
+        };
+        let channel = channel.unwrap_or(usual);
         let number = PhoneNumber::from_e164(phone)?;
+        if channel == Channel::Sms && !number.can_receive_sms() {
+            return Err(Error::CannotReceiveSms);
+        }
         self.check_country(&number)?;
         let now = self.now();
         if let Some(last) = self.store.last_code_sent_at(&account.id).await? {
@@ -256,15 +264,15 @@ impl<S: Store> Nidan<S> {
                 expires_at: now + p.sent_code_minutes * 60,
             })
             .await?;
-        let (result, verb) = match method.kind {
-            MethodKind::Voice => {
+        let (result, verb) = match channel {
+            Channel::Voice => {
                 let script = voice_script(&account.locale, &p.service_name, &code);
                 (
                     self.senders.voice.call_boxed(&number, &script).await,
                     "call",
                 )
             }
-            _ => {
+            Channel::Sms => {
                 let text = sms_text(&account.locale, &p.service_name, &p.webotp_domain, &code);
                 (
                     self.senders.sms.send_sms_boxed(&number, &text).await,
@@ -276,7 +284,7 @@ impl<S: Store> Nidan<S> {
             Ok(_) => {
                 self.record(
                     Some(&account.id),
-                    "code_sent",
+                    EventKind::CodeSent,
                     origin,
                     &format!("{verb} {}", number.masked()),
                 )
@@ -291,7 +299,7 @@ impl<S: Store> Nidan<S> {
                 };
                 self.record(
                     Some(&account.id),
-                    "code_send_failed",
+                    EventKind::CodeSendFailed,
                     origin,
                     &format!("{verb} {}: {kind}", number.masked()),
                 )
@@ -312,7 +320,7 @@ impl<S: Store> Nidan<S> {
         &self,
         challenge_token: &str,
         method_id: &str,
-        channel: Option<MethodKind>,
+        channel: Option<Channel>,
         origin: &Origin,
     ) -> Result<String> {
         let challenge = self.open_challenge(challenge_token).await?;
@@ -325,21 +333,9 @@ impl<S: Store> Nidan<S> {
             return Err(Error::CodesPaused);
         }
         let method = self
-            .method_where(&account.id, method_id, |m| m.active && m.phone.is_some())
+            .method_where(&account.id, method_id, |m| m.active && m.phone().is_some())
             .await?;
-        let mut method = method;
-        match channel {
-            Some(MethodKind::Sms) => {
-                let number = PhoneNumber::from_e164(method.phone.as_deref().unwrap_or_default())?;
-                if !number.can_receive_sms() {
-                    return Err(Error::CannotReceiveSms);
-                }
-                method.kind = MethodKind::Sms;
-            }
-            Some(MethodKind::Voice) => method.kind = MethodKind::Voice,
-            _ => {}
-        }
-        self.send_code(&account, &method, Some(&challenge.id), origin)
+        self.send_code(&account, &method, channel, Some(&challenge.id), origin)
             .await?;
         Ok(method.name)
     }
