@@ -831,3 +831,33 @@ async fn by_default_an_app_primary_needs_a_phone_backup() {
         Err(Error::BackupMustBePhone)
     ));
 }
+
+/// Sixty-four submissions of one right code race over eight sign-in
+/// attempts on as many threads (the code step's one-unit path and the
+/// counted path both in play): the step is accepted exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_racing_submissions_of_one_code_sign_in_once() {
+    let w = std::sync::Arc::new(world().await);
+    let (primary, _, _) = enabled(&w, "race@example.com").await;
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(challenge(&w, "race@example.com").await);
+    }
+    let right = code(&primary, w.clock.now_for_test());
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (w, token, right) = (w.clone(), tokens[i % 8].clone(), right.clone());
+            tokio::spawn(async move {
+                w.nidan
+                    .verify_code(&token, &right, false, &origin())
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(accepted, 1, "one step, one sign-in");
+}

@@ -118,6 +118,45 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
             }));
             all
         }
+        Write::ClaimRightCode {
+            account_id,
+            seen_failures,
+            challenge_id,
+            at,
+        } => vec![
+            Stmt {
+                sql: "UPDATE accounts SET code_failures = 0, code_retry_at = NULL
+                      WHERE id = $1 AND code_failures = $2",
+                params: vec![text(account_id), Int(*seen_failures)],
+                must_change: true,
+            },
+            Stmt {
+                sql: "UPDATE challenges SET attempts_left = attempts_left - 1, completed_at = $1
+                      WHERE id = $2 AND completed_at IS NULL AND attempts_left > 0 AND expires_at > $1",
+                params: vec![Int(*at), text(challenge_id)],
+                must_change: true,
+            },
+        ],
+        Write::ClaimWrongCode {
+            account_id,
+            seen_failures,
+            retry_at,
+            challenge_id,
+            seen_left,
+        } => vec![
+            Stmt {
+                sql: "UPDATE accounts SET code_failures = code_failures + 1, code_retry_at = $1
+                      WHERE id = $2 AND code_failures = $3",
+                params: vec![OptInt(*retry_at), text(account_id), Int(*seen_failures)],
+                must_change: true,
+            },
+            Stmt {
+                sql: "UPDATE challenges SET attempts_left = attempts_left - 1
+                      WHERE id = $1 AND completed_at IS NULL AND attempts_left = $2 AND attempts_left > 0",
+                params: vec![text(challenge_id), Int(*seen_left)],
+                must_change: true,
+            },
+        ],
         Write::CompleteChallenge { challenge_id, at } => vec![Stmt {
             sql: "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL",
             params: vec![Int(*at), text(challenge_id)],
@@ -274,6 +313,57 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
             ],
         )],
     }
+}
+
+/// The statements of a unit whose writes touch distinct rows, as one
+/// PostgreSQL statement: each a data-modifying `WITH` part, with its
+/// parameters renumbered. The main query divides by the number of rows
+/// each must-change part changed, so a part that changed none fails the
+/// whole statement (SQLSTATE 22012) and, the statement being its own
+/// transaction, nothing of it is kept — the unit's all-or-nothing, in one
+/// round trip and one commit instead of one per statement.
+pub(crate) fn at_once(statements: &[Stmt]) -> (String, Vec<Owned>) {
+    let mut sql = String::from("WITH ");
+    let mut params = Vec::new();
+    let mut checks = Vec::new();
+    for (i, st) in statements.iter().enumerate() {
+        let offset = params.len();
+        let mut part = String::with_capacity(st.sql.len() + 16);
+        let mut chars = st.sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            part.push(c);
+            if c == '$' {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                let n: usize = n.parse().unwrap_or(0);
+                part.push_str(&(n + offset).to_string());
+            }
+        }
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("w{i} AS ({part} RETURNING 1)"));
+        params.extend(st.params.iter().cloned());
+        if st.must_change {
+            checks.push(format!("(SELECT COUNT(*) FROM w{i})"));
+        }
+    }
+    // Every part runs to completion whether or not the main query reads it.
+    let parts: Vec<String> = (0..statements.len())
+        .map(|i| format!("(SELECT COUNT(*) FROM w{i})"))
+        .collect();
+    match checks.len() {
+        0 => sql.push_str(&format!(" SELECT {} AS changed", parts.join(" + "))),
+        _ => sql.push_str(&format!(
+            " SELECT ({}) / LEAST(1, {}) AS changed",
+            parts.join(" + "),
+            checks.join(", ")
+        )),
+    }
+    (sql, params)
 }
 
 /// Makes the N-th write statement from now fail (tests only): every write

@@ -499,3 +499,52 @@ async fn the_purge_deletes_only_what_has_run_its_course_even_from_two_nodes() {
     let again = a.purge(&purge).await.unwrap();
     assert!(again.iter().all(|(_, n)| *n == 0), "{again:?}");
 }
+
+/// A unit sent at once keeps all of its writes or none: when a write that
+/// must change a row changes none, the event beside it is not kept either;
+/// when every one applies, all are.
+#[tokio::test]
+async fn a_unit_sent_at_once_is_all_or_nothing() {
+    use nidan_core::store::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = two_nodes(dir.path()).await;
+    let acc = account(&a).await;
+    let event = |id: &str| {
+        Write::Event(nidan_core::model::Event {
+            id: id.into(),
+            account_id: Some(acc.id.clone()),
+            kind: EventKind::SignedIn,
+            at: 10,
+            ip: String::new(),
+            user_agent: String::new(),
+            detail: id.into(),
+        })
+    };
+    let refused = a
+        .apply_at_once(vec![
+            event("kept-if-all"),
+            Write::CompleteChallenge {
+                challenge_id: "no such attempt".into(),
+                at: 10,
+            },
+        ])
+        .await;
+    assert!(
+        matches!(refused, Err(nidan_core::Error::Conflict)),
+        "{refused:?}"
+    );
+    assert!(a.events(&acc.id, 10).await.unwrap().is_empty());
+    a.apply_at_once(vec![
+        event("one"),
+        event("two"),
+        Write::SetTwoSv {
+            account_id: acc.id.clone(),
+            on_since: Some(5),
+        },
+    ])
+    .await
+    .unwrap();
+    assert_eq!(a.events(&acc.id, 10).await.unwrap().len(), 2);
+    let found = a.account_by_id(&acc.id).await.unwrap().unwrap();
+    assert_eq!(found.two_sv_on_since, Some(5));
+}

@@ -23,6 +23,7 @@
 //! - [`mandate`]: mandatory 2SV with a deadline.
 
 pub mod admin;
+mod at_once;
 pub mod factor;
 pub mod guard;
 pub mod mandate;

@@ -10,6 +10,7 @@
 use zeroize::Zeroizing;
 
 use super::Nidan;
+use super::at_once::AtOnce;
 use super::factor::{Accepted, Purpose};
 use super::notices::Notice;
 use crate::error::{Error, Result};
@@ -338,12 +339,74 @@ impl<S: Store> Nidan<S> {
         if challenge.attempts_left <= 0 {
             return Err(Error::TooManyAttempts);
         }
-        // Malformed input is not a try; everything after this is.
+        // Malformed input is not a try; everything after this is. The
+        // common cases are decided in one unit sent at once; when that is
+        // refused (something moved since the read), the counted path
+        // decides.
+        match self.check_at_once(&challenge, &account, code).await? {
+            AtOnce::Right {
+                method_id,
+                name,
+                step,
+            } => {
+                let first = self.right_code_writes(&challenge, &account, method_id, step);
+                match self
+                    .finish_sign_in(
+                        &challenge,
+                        &account,
+                        Accepted::App(name),
+                        first,
+                        remember_browser,
+                        origin,
+                    )
+                    .await
+                {
+                    Err(Error::Conflict) => {}
+                    other => return other,
+                }
+            }
+            AtOnce::Wrong => match self.refuse_at_once(&challenge, &account, origin).await {
+                Err(Error::Conflict) => {}
+                Ok(answer) => return Err(answer),
+                Err(e) => return Err(e),
+            },
+            AtOnce::Counted => {}
+        }
         let accepted = self
             .counted_check(&account, Purpose::SignIn(&challenge.id), code, origin)
             .await?;
-        // The attempt ends, the session starts (and the browser is
-        // remembered, if asked) in one unit: all of it, or none.
+        let first = vec![Write::CompleteChallenge {
+            challenge_id: challenge.id.clone(),
+            at: self.now(),
+        }];
+        match self
+            .finish_sign_in(
+                &challenge,
+                &account,
+                accepted,
+                first,
+                remember_browser,
+                origin,
+            )
+            .await
+        {
+            Err(Error::Conflict) => Err(Error::ChallengeExpired),
+            other => other,
+        }
+    }
+
+    /// Ends the attempt and starts the session (remembering the browser,
+    /// if asked) in one unit with `first`, the writes that accept the
+    /// code: all of it, or none ([`Error::Conflict`]).
+    async fn finish_sign_in(
+        &self,
+        challenge: &Challenge,
+        account: &Account,
+        accepted: Accepted,
+        first: Vec<Write>,
+        remember_browser: bool,
+        origin: &Origin,
+    ) -> Result<SignedIn> {
         let (kind, detail) = match &accepted {
             Accepted::BackupCode { left } => (EventKind::BackupCodeUsed, format!("{left} left")),
             Accepted::App(name) => (EventKind::CodeAccepted, name.clone()),
@@ -351,34 +414,27 @@ impl<S: Store> Nidan<S> {
                 (EventKind::CodeAccepted, "phone".to_owned())
             }
         };
-        let mut writes = vec![
-            Write::CompleteChallenge {
-                challenge_id: challenge.id.clone(),
-                at: self.now(),
-            },
-            self.event(Some(&account.id), kind, origin, &detail)?,
-        ];
+        let mut writes = first;
+        writes.push(self.event(Some(&account.id), kind, origin, &detail)?);
         let remember = if remember_browser {
-            let (token, label, more) = self.browser_to_remember(&account, origin)?;
+            let (token, label, more) = self.browser_to_remember(account, origin)?;
             writes.extend(more);
             Some((token, label))
         } else {
             None
         };
         let (token, session, more) =
-            self.session_to_start(&account, challenge.keep_signed_in, true, origin)?;
+            self.session_to_start(account, challenge.keep_signed_in, true, origin)?;
         writes.extend(more);
-        match self.store.apply(writes).await {
-            Err(Error::Conflict) => return Err(Error::ChallengeExpired),
-            other => other?,
-        }
+        // Every write of the unit touches its own row: it can go at once.
+        self.store.apply_at_once(writes).await?;
         if matches!(accepted, Accepted::BackupCode { .. }) {
-            self.notify(&account, Notice::BackupCodeUsed, &detail, origin)
+            self.notify(account, Notice::BackupCodeUsed, &detail, origin)
                 .await;
         }
         let remember_token = match remember {
             Some((token, label)) => {
-                self.notify(&account, Notice::BrowserRemembered, &label, origin)
+                self.notify(account, Notice::BrowserRemembered, &label, origin)
                     .await;
                 Some(token)
             }
@@ -388,7 +444,7 @@ impl<S: Store> Nidan<S> {
             session_token: token,
             session,
             remember_token,
-            mandate: self.mandate(&account),
+            mandate: self.mandate(account),
         })
     }
 

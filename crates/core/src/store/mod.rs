@@ -59,6 +59,15 @@ pub trait Store:
     /// at once.
     fn purge(&self, purge: &Purge)
     -> impl Future<Output = Result<Vec<(&'static str, u64)>>> + Send;
+    /// [`Self::apply`] for a unit whose writes each touch rows no other
+    /// write of the unit touches, and none reads what another wrote: the
+    /// store may then send the whole unit at once (on PostgreSQL, one
+    /// statement: one round trip and one commit). All or nothing, and
+    /// [`crate::Error::Conflict`] as with `apply`.
+    fn apply_at_once(&self, writes: Vec<Write>) -> impl Future<Output = Result<()>> + Send {
+        self.apply(writes)
+    }
+
     /// Whether the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
 }

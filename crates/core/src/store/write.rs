@@ -94,6 +94,36 @@ pub enum Write {
         /// When.
         at: i64,
     },
+    /// A right code at sign-in, counted and cleared at once: the account's
+    /// wrong-code count (still `seen_failures`, else the unit is refused)
+    /// starts again, and the attempt (open, unexpired, with a try left)
+    /// spends its try and is completed at `at`.
+    ClaimRightCode {
+        /// The account.
+        account_id: String,
+        /// The count read before the check.
+        seen_failures: i64,
+        /// The attempt.
+        challenge_id: String,
+        /// When.
+        at: i64,
+    },
+    /// A wrong code at sign-in, counted: the account's count moves from
+    /// `seen_failures` up by one with the next check not before
+    /// `retry_at`, and the attempt's tries go from `seen_left` down by one;
+    /// the unit is refused if either moved meanwhile.
+    ClaimWrongCode {
+        /// The account.
+        account_id: String,
+        /// The count read before the check.
+        seen_failures: i64,
+        /// The slow-down this failure starts, if any.
+        retry_at: Option<i64>,
+        /// The attempt.
+        challenge_id: String,
+        /// Its tries left, read before the check.
+        seen_left: i64,
+    },
     /// Completes an open sign-in attempt; the whole unit is refused
     /// ([`crate::Error::Conflict`]) if it already was.
     CompleteChallenge {
