@@ -11,6 +11,12 @@
 //!    account has an unused time step left (each TOTP step is accepted once
 //!    per app: single use is what limits right codes), else one more wrong
 //!    code. Wrong and right latencies are reported apart.
+//!    **`right`**: right codes only — every prepared attempt is finished
+//!    at once with a right code (an app's unused step), and the run ends
+//!    when every attempt is spent (each needs the password step in setup,
+//!    so the run is as long as the attempts prepared allow).
+//!    **`healthz`**: `GET /healthz`, the HTTP floor the others are
+//!    compared with.
 //! 3. **`signin`**: the whole sign-in — password step, then the code step
 //!    with a right code — reported as the split of the two.
 //! 4. **`authz`**: forward authentication, the question a reverse proxy asks
@@ -92,6 +98,10 @@ enum Scenario {
     Signin,
     /// The reverse proxy's question (forward authentication).
     Authz,
+    /// Right codes only, until the prepared attempts are spent.
+    Right,
+    /// `GET /healthz`: the HTTP floor.
+    Healthz,
 }
 
 const PASSWORD: &str = "bench password 123";
@@ -135,7 +145,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let run_id = now();
     let setup_started = Instant::now();
     // Setup: 8 connections (the server hashes passwords on its blocking pool).
-    let per = args.accounts.div_ceil(8);
+    let per = if args.scenario == Scenario::Healthz {
+        0
+    } else {
+        args.accounts.div_ceil(8)
+    };
     let created = on_connections(&args.targets, 8, |c, mut conn| {
         let accounts = args.accounts;
         async move {
@@ -148,7 +162,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     })
     .await?;
     let mut accounts: Vec<Account> = created.into_iter().flatten().collect();
-    if args.scenario == Scenario::Code {
+    if matches!(args.scenario, Scenario::Code | Scenario::Right) {
         let shared = Arc::new(Mutex::new(std::mem::take(&mut accounts)));
         let attempts = args.attempts_per_account;
         let tries = args.tries;
@@ -221,7 +235,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "setup: {} accounts{} in {:.1} s",
         accounts.len(),
-        if args.scenario == Scenario::Code {
+        if matches!(args.scenario, Scenario::Code | Scenario::Right) {
             format!(
                 ", {} sign-in attempts",
                 accounts.len() * args.attempts_per_account
@@ -256,7 +270,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let mut first = Tally::default();
             let mut second = Tally::default();
             match scenario {
-                Scenario::Code => {
+                Scenario::Code | Scenario::Right => {
+                    let wrong = if scenario == Scenario::Right {
+                        0
+                    } else {
+                        wrong
+                    };
                     code_loop(
                         &mut conn,
                         &mut mine,
@@ -274,6 +293,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 Scenario::Authz => {
                     authz_loop(&mut conn, &mine, deadline, &mut first, &mut second).await?
                 }
+                Scenario::Healthz => {
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let status = conn.get("/healthz", &[]).await?;
+                        first.record(t, status);
+                    }
+                }
             }
             Ok((first, second))
         }
@@ -289,7 +315,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     all.merge(&first);
     all.merge(&second);
     let (a, b) = match scenario {
-        Scenario::Code => ("wrong code", "right code"),
+        Scenario::Code | Scenario::Right => ("wrong code", "right code"),
+        Scenario::Healthz => ("GET /healthz", "-"),
         Scenario::Signin => ("password step", "code step"),
         Scenario::Authz => ("signed in (200)", "no session (401)"),
     };
@@ -389,8 +416,10 @@ async fn code_loop(
                     account.failures = 0;
                     sent = true;
                 }
-                // No step free now: keep the attempt for later.
-                None => account.challenges.insert(0, (token, tries)),
+                // No step free now: with wrong codes to send, keep the
+                // attempt for a later step; right codes only, it is spent.
+                None if wrong > 0 => account.challenges.insert(0, (token, tries)),
+                None => {}
             }
         }
         if !any {

@@ -47,6 +47,37 @@ impl Challenges for SqlStore {
         .await
     }
 
+    async fn code_step_state(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(Challenge, Account, Vec<Method>)>> {
+        // One row per active method (one with no method if it has none).
+        let rows: Vec<CodeStepRow> = self
+            .rows(
+                false,
+                "SELECT c.id AS c_id, c.account_id AS c_account_id, c.expires_at AS c_expires_at,
+                    c.attempts_left AS c_attempts_left, c.keep_signed_in AS c_keep_signed_in,
+                    c.completed_at AS c_completed_at, c.created_at AS c_created_at, c.ip AS c_ip,
+                    c.browser AS c_browser, a.*,
+                    m.id AS m_id, m.account_id AS m_account_id, m.kind AS m_kind, m.role AS m_role,
+                    m.name AS m_name, m.secret_sealed AS m_secret_sealed, m.phone AS m_phone,
+                    m.last_step AS m_last_step, m.created_at AS m_created_at,
+                    m.confirmed_at AS m_confirmed_at, m.active AS m_active
+                 FROM challenges c JOIN accounts a ON a.id = c.account_id
+                 LEFT JOIN methods m ON m.account_id = a.id AND m.active = 1
+                 WHERE c.token_hash = $1 ORDER BY m.created_at, m.id",
+                &[Param::Text(token_hash)],
+                usize::MAX,
+            )
+            .await?;
+        let mut rows = rows.into_iter();
+        let Some(CodeStepRow(challenge, account, first)) = rows.next() else {
+            return Ok(None);
+        };
+        let methods = first.into_iter().chain(rows.filter_map(|r| r.2)).collect();
+        Ok(Some((challenge, account, methods)))
+    }
+
     async fn take_attempt(&self, challenge_id: &str) -> Result<Option<i64>> {
         let left: Vec<AttemptsLeft> = self
             .rows(

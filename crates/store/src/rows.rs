@@ -264,6 +264,24 @@ impl FromRow for RememberedBrowser {
     }
 }
 
+/// A code-step row: the attempt, its account and one active method.
+pub(crate) struct CodeStepRow(pub Challenge, pub Account, pub Option<Method>);
+
+impl FromRow for CodeStepRow {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        let m_id: Option<String> = row.col("m_id")?;
+        let method = match m_id {
+            Some(_) => Some(method(&Prefixed(row, "m_"))?),
+            None => None,
+        };
+        Ok(Self(
+            challenge(&Prefixed(row, "c_"))?,
+            account(row)?,
+            method,
+        ))
+    }
+}
+
 /// A row's columns named with a prefix (`c_id`), for joins.
 pub(crate) struct Prefixed<'r, R>(&'r R, &'static str);
 

@@ -22,7 +22,7 @@ use super::Nidan;
 use super::factor::{Typed, parse_code};
 use super::guard::slowdown_seconds;
 use crate::error::{Error, Result};
-use crate::model::{Account, Challenge, EventKind, Factor, Origin};
+use crate::model::{Account, Challenge, EventKind, Factor, Method, Origin};
 use crate::store::{Store, Write};
 
 /// What the one read says of a typed code.
@@ -43,11 +43,13 @@ pub(crate) enum AtOnce {
 }
 
 impl<S: Store> Nidan<S> {
-    /// Checks `typed` against the account's apps without writing.
-    pub(crate) async fn check_at_once(
+    /// Checks `typed` against the account's active `methods` without
+    /// touching the database.
+    pub(crate) fn check_at_once(
         &self,
         challenge: &Challenge,
         account: &Account,
+        methods: Vec<Method>,
         typed: &str,
     ) -> Result<AtOnce> {
         let now = self.now();
@@ -64,7 +66,7 @@ impl<S: Store> Nidan<S> {
         let window = Window::symmetric(self.policy.totp_window);
         let unix = u64::try_from(now).unwrap_or(0);
         let mut phones = false;
-        for method in self.store.methods(&account.id).await? {
+        for method in methods {
             if !method.active {
                 continue;
             }

@@ -330,11 +330,11 @@ impl<S: Store> Nidan<S> {
         remember_browser: bool,
         origin: &Origin,
     ) -> Result<SignedIn> {
-        let (challenge, account) = self
+        let (challenge, account, methods) = self
             .store
-            .challenge_with_account(&token_hash(challenge_token))
+            .code_step_state(&token_hash(challenge_token))
             .await?
-            .filter(|(c, _)| c.completed_at.is_none() && c.expires_at > self.now())
+            .filter(|(c, _, _)| c.completed_at.is_none() && c.expires_at > self.now())
             .ok_or(Error::ChallengeExpired)?;
         if challenge.attempts_left <= 0 {
             return Err(Error::TooManyAttempts);
@@ -343,7 +343,7 @@ impl<S: Store> Nidan<S> {
         // common cases are decided in one unit sent at once; when that is
         // refused (something moved since the read), the counted path
         // decides.
-        match self.check_at_once(&challenge, &account, code).await? {
+        match self.check_at_once(&challenge, &account, methods, code)? {
             AtOnce::Right {
                 method_id,
                 name,

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::error::Result;
-use crate::model::{Account, Challenge, SentCode};
+use crate::model::{Account, Challenge, Method, SentCode};
 
 /// Sign-in attempts waiting for a code, and the codes sent for them.
 pub trait Challenges: Send + Sync + 'static {
@@ -23,6 +23,13 @@ pub trait Challenges: Send + Sync + 'static {
         &self,
         token_hash: &str,
     ) -> impl Future<Output = Result<Option<(Challenge, Account)>>> + Send;
+    /// The attempt with this token hash, its account and the account's
+    /// active methods (oldest first), in one read: all the code step
+    /// needs to decide a code.
+    fn code_step_state(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<(Challenge, Account, Vec<Method>)>>> + Send;
     /// Atomically takes one try from an open attempt; returns the tries
     /// left after it, or `None` if none were left or it was completed.
     fn take_attempt(&self, challenge_id: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
