@@ -42,8 +42,7 @@ async fn server_with(tune: impl FnOnce(&mut Config)) -> Server {
     config.policy.slowdown_after_failures = 50;
     tune(&mut config);
     let nidan = nidan_server::build(&config).await.unwrap();
-    let mut state = AppState::new(nidan.clone(), &config);
-    state.outbox_page = true;
+    let state = AppState::new(nidan.clone(), &config).with_outbox_page(true);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

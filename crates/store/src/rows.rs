@@ -287,7 +287,21 @@ pub(crate) struct Prefixed<'r, R>(&'r R, &'static str);
 
 impl<R: Columns> Columns for Prefixed<'_, R> {
     fn col<T: FromColumn>(&self, name: &str) -> Result<T> {
-        self.0.col(&format!("{}{name}", self.1))
+        // The prefixed name in a buffer kept per thread: a joined row has
+        // dozens of columns, and the code step reads one on every request.
+        thread_local! {
+            static NAME: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        NAME.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut full) => {
+                full.clear();
+                full.push_str(self.1);
+                full.push_str(name);
+                self.0.col(&full)
+            }
+            // A prefixed row inside a prefixed row: a name of its own.
+            Err(_) => self.0.col(&format!("{}{name}", self.1)),
+        })
     }
 }
 

@@ -50,7 +50,7 @@ pub enum Access {
     Ambiguous(PathError),
 }
 
-impl AppState {
+impl super::Shared {
     /// The decision for `target`, given the visitor's session (if any).
     pub fn access(&self, target: &Target, me: Option<(Session, Account)>) -> Access {
         let rule = match self.forward_auth.rule_for(target) {

@@ -35,9 +35,22 @@ use crate::config::Config;
 use crate::forward_auth::ForwardAuth;
 use context::{LANG_COOKIE, Tr};
 
-/// Shared by every handler.
+/// Shared by every handler: a handle to [`Shared`], so the clone each
+/// extractor and middleware takes per request is one reference count
+/// (measured: the field-by-field clone and drop showed in the code step's
+/// profile).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler reads.
+pub struct Shared {
     /// The domain service.
     pub nidan: Arc<Nidan<SqlStore>>,
     /// Whether cookies are `Secure`.
@@ -61,7 +74,7 @@ pub struct AppState {
 impl AppState {
     /// The state `config` describes, over `nidan`.
     pub fn new(nidan: Arc<Nidan<SqlStore>>, config: &Config) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             nidan,
             secure_cookies: config.secure_cookies(),
             outbox_page: config.outbox_page(),
@@ -71,9 +84,20 @@ impl AppState {
             trusted_proxies: Arc::new(config.trusted_proxy_networks().unwrap_or_default()),
             metrics_allow: Arc::new(config.metrics_networks().unwrap_or_default()),
             request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
-        }
+        }))
     }
 
+    /// This state with `/dev/outbox` on or off, before it is shared (for
+    /// tests that serve it on a listener the configuration does not name).
+    pub fn with_outbox_page(mut self, on: bool) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.0) {
+            shared.outbox_page = on;
+        }
+        self
+    }
+}
+
+impl Shared {
     /// A cookie with the flags every nidan cookie has: HttpOnly,
     /// SameSite=Lax, path /, Secure behind HTTPS. `max_age` in seconds;
     /// `None` makes a browser-session cookie.
