@@ -7,6 +7,12 @@
 #            when the account has an unused TOTP step): as fast as answers
 #            come back, and paced at 6,000 requests/s (latency counted from
 #            when each request was due, as wrk2 does)
+#   right  - right codes only, 16 and 64 connections: every attempt prepared
+#            in setup (each costs a password step, Argon2id) is finished with
+#            a right code at once; the run lasts until they are spent
+#   wrong  - the code scenario's wrong codes at 16 connections too
+#   healthz - GET /healthz, 64 connections: the HTTP floor; every other
+#            figure is printed with its ratio to it
 #   signin - password step then code step, 16 connections: the split shows
 #            the sign-in is bounded by the password hash
 #   authz  - forward authentication: the question nginx/Traefik/Caddy ask on
@@ -66,11 +72,16 @@ watch_rss() {
     echo "$max"
 }
 
+FLOOR=
 run() { # $1 = label, $2 = database URL, $3 = nodes, $4 = scenario, $5 = connections, $6 = accounts, [$7 = --rate R]
-    [[ -n ${ONLY:-} && $4 != "$ONLY" ]] && return 0
+    [[ -n ${ONLY:-} && $4 != "$ONLY" && $4 != healthz ]] && return 0
     start_nodes "$2" "$3"
-    target/release/nidan-bench "${TARGETS[@]}" --scenario "$4" --connections "$5" --accounts "$6" --attempts-per-account $((8000 / $6 > 0 ? 8000 / $6 : 1)) \
-        --duration "$DURATION" --label "$1" ${7:+--rate "$7"} >"$WORK/out" 2>"$WORK/err" &
+    # Right codes: two per account are free at once (one unused step per
+    # app), so two attempts each.
+    local attempts=$((8000 / $6 > 0 ? 8000 / $6 : 1))
+    [[ $4 == right ]] && attempts=2
+    target/release/nidan-bench "${TARGETS[@]}" --scenario "$4" --connections "$5" --accounts "$6" --attempts-per-account $attempts \
+        --duration "$DURATION" --label "$1" ${7:+--rate "$7"} ${FLOOR:+--floor "$FLOOR"} >"$WORK/out" 2>"$WORK/err" &
     local bench=$!
     # Sample memory from the measured run on (setup hashes passwords with
     # Argon2 work areas of 19 MiB each, freed 5 s after the last hash).
@@ -81,6 +92,7 @@ run() { # $1 = label, $2 = database URL, $3 = nodes, $4 = scenario, $5 = connect
     rss=$(watch_rss $bench)
     wait $bench || { cat "$WORK/err"; exit 1; }
     grep -v '^{' "$WORK/out"
+    [[ $4 == healthz ]] && FLOOR=$(awk '$1 == "all" {print $4}' "$WORK/out")
     echo "server RSS during the run, max over nodes sampled each second from 6 s in: $((rss / 1024)) MiB"
     echo
     stop_nodes
@@ -101,13 +113,21 @@ public_url = "http://localhost"
 host = "localhost"
 TOML
 
+run "the HTTP floor" "sqlite://$WORK/floor.db" 1 healthz 64 1
 if [[ $WHICH == sqlite || $WHICH == all ]]; then
+    run "sqlite, 1 node" "sqlite://$WORK/right16.db" 1 right 16 1500
+    run "sqlite, 1 node" "sqlite://$WORK/right64.db" 1 right 64 1500
+    run "sqlite, 1 node" "sqlite://$WORK/wrong16.db" 1 code 16 800
     run "sqlite, 1 node" "sqlite://$WORK/code.db" 1 code 64 800
     run "sqlite, 1 node" "sqlite://$WORK/paced.db" 1 code 64 800 6000
     run "sqlite, 1 node" "sqlite://$WORK/signin.db" 1 signin 16 1500
     run "sqlite, 1 node" "sqlite://$WORK/authz.db" 1 authz 64 200
 fi
 if [[ $WHICH == postgres || $WHICH == all ]]; then
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 right 16 1000
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 right 64 1000
+    fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 right 64 1000
+    fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 code 16 800
     fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 code 64 800
     fresh_schema; run "postgres, 2 nodes" "$SCHEMA_URL" 2 code 64 800
     fresh_schema; run "postgres, 1 node" "$SCHEMA_URL" 1 signin 16 1500

@@ -85,6 +85,10 @@ struct Args {
     /// Without it every connection sends as fast as answers come back.
     #[arg(long)]
     rate: Option<f64>,
+    /// Requests per second of `GET /healthz` on this machine (the HTTP
+    /// floor): the figures are then also printed as a share of it.
+    #[arg(long)]
+    floor: Option<f64>,
     /// Label printed with the results (e.g. "sqlite, 1 node").
     #[arg(long, default_value = "")]
     label: String,
@@ -333,6 +337,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("{}", all.line("all", seconds));
     println!("{}", first.line(a, seconds));
     println!("{}", second.line(b, seconds));
+    if let Some(floor) = args.floor.filter(|f| *f > 0.0) {
+        let share = |t: &Tally| 100.0 * t.count() as f64 / seconds.max(f64::MIN_POSITIVE) / floor;
+        println!(
+            "as a share of the /healthz floor ({floor:.0} req/s): {a} {:.1} %, {b} {:.1} %",
+            share(&first),
+            share(&second)
+        );
+    }
     if scenario == Scenario::Signin {
         let mean = |t: &Tally| t.hist.as_ref().map_or(0.0, |h| h.mean() / 1000.0);
         let (p, c) = (mean(&first), mean(&second));
@@ -423,7 +435,9 @@ async fn code_loop(
             }
         }
         if !any {
-            eprintln!("a connection used all its prepared attempts before the deadline");
+            if wrong > 0 {
+                eprintln!("a connection used all its prepared attempts before the deadline");
+            }
             return Ok(());
         }
         if !sent {
