@@ -40,12 +40,6 @@ impl Columns for AnyRow {
     }
 }
 
-impl Columns for rusqlite::Row<'_> {
-    fn col<T: FromColumn>(&self, name: &str) -> Result<T> {
-        self.get(name).map_err(|e| Error::Store(e.to_string()))
-    }
-}
-
 pub(crate) fn account(row: &impl Columns) -> Result<Account> {
     let roles: String = row.col("roles")?;
     Ok(Account {

@@ -352,16 +352,10 @@ pub(crate) fn at_once(statements: &[Stmt]) -> (String, Vec<Owned>) {
         }
     }
     // Every part runs to completion whether or not the main query reads it.
-    let parts: Vec<String> = (0..statements.len())
-        .map(|i| format!("(SELECT COUNT(*) FROM w{i})"))
-        .collect();
-    match checks.len() {
-        0 => sql.push_str(&format!(" SELECT {} AS changed", parts.join(" + "))),
-        _ => sql.push_str(&format!(
-            " SELECT ({}) / LEAST(1, {}) AS changed",
-            parts.join(" + "),
-            checks.join(", ")
-        )),
+    if checks.is_empty() {
+        sql.push_str(" SELECT 1");
+    } else {
+        sql.push_str(&format!(" SELECT 1 / LEAST({}) AS ok", checks.join(", ")));
     }
     (sql, params)
 }

@@ -16,13 +16,11 @@
 //! an account without phones (a texted code is checked in the database).
 //! Replays, backup codes and phone codes take the counted path.
 
-use nidan_otp::{Totp, Window};
-
 use super::Nidan;
 use super::factor::{Typed, parse_code};
 use super::guard::slowdown_seconds;
 use crate::error::{Error, Result};
-use crate::model::{Account, Challenge, EventKind, Factor, Method, Origin};
+use crate::model::{Account, Challenge, EventKind, Method, Origin};
 use crate::store::{Store, Write};
 
 /// What the one read says of a typed code.
@@ -63,37 +61,17 @@ impl<S: Store> Nidan<S> {
         let Typed::Digits(code) = parse_code(typed)? else {
             return Ok(AtOnce::Counted);
         };
-        let window = Window::symmetric(self.policy.totp_window);
-        let unix = u64::try_from(now).unwrap_or(0);
-        let mut phones = false;
-        for method in methods {
-            if !method.active {
-                continue;
-            }
-            let Factor::App { last_step, .. } = &method.factor else {
-                phones = true;
-                continue;
-            };
-            let last_step = *last_step;
-            let secret = self.app_secret(&method)?;
-            let Ok(step) = Totp::default().verify(&secret, &code, unix, window) else {
-                continue;
-            };
-            let step = i64::try_from(step.0).unwrap_or(i64::MAX);
-            if last_step.is_some_and(|last| last >= step) {
-                // A replay: the counted path records and reports it.
-                return Ok(AtOnce::Counted);
-            }
-            return Ok(AtOnce::Right {
-                method_id: method.id,
-                name: method.name,
+        let found = self.match_app(methods, &code)?;
+        Ok(match found.fresh {
+            Some((method_id, name, step)) => AtOnce::Right {
+                method_id,
+                name,
                 step,
-            });
-        }
-        Ok(if phones {
-            AtOnce::Counted
-        } else {
-            AtOnce::Wrong
+            },
+            // A replay is recorded and reported by the counted path; a
+            // texted code is checked there too.
+            None if found.replayed.is_some() || found.phones => AtOnce::Counted,
+            None => AtOnce::Wrong,
         })
     }
 
@@ -143,20 +121,10 @@ impl<S: Store> Nidan<S> {
             self.event(Some(&account.id), EventKind::CodeRefused, origin, "sign-in")?,
         ];
         if failures == p.lockout_after_failures {
-            writes.push(self.event(
-                Some(&account.id),
-                EventKind::CodeEntryLocked,
-                origin,
-                &format!("{} wrong codes in a row", p.lockout_after_failures),
-            )?);
+            writes.push(self.locked_event(account, origin)?);
         }
         if left <= 0 {
-            writes.push(self.event(
-                Some(&account.id),
-                EventKind::SignInAttemptEnded,
-                origin,
-                "too many wrong codes",
-            )?);
+            writes.push(self.attempt_ended_event(account, origin)?);
         }
         self.store.apply_at_once(writes).await?;
         Ok(if left <= 0 {

@@ -48,6 +48,17 @@ impl Purpose<'_> {
     }
 }
 
+/// What [`Nidan::match_app`] found.
+#[derive(Debug, Default)]
+pub(crate) struct AppMatch {
+    /// An app whose unused step made the code: its id, name and the step.
+    pub fresh: Option<(String, String, i64)>,
+    /// An app that made the code for a step already used.
+    pub replayed: Option<String>,
+    /// Whether the account has an active phone.
+    pub phones: bool,
+}
+
 /// What accepted a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
@@ -173,13 +184,9 @@ impl<S: Store> Nidan<S> {
         }
         match (claim.left, refused) {
             (Some(left), _) if left <= 0 => {
-                self.record(
-                    Some(&account.id),
-                    EventKind::SignInAttemptEnded,
-                    origin,
-                    "too many wrong codes",
-                )
-                .await?;
+                self.store
+                    .apply(vec![self.attempt_ended_event(account, origin)?])
+                    .await?;
                 Err(Error::TooManyAttempts)
             }
             (_, Refused::Replayed(_)) => Err(Error::CodeAlreadyUsed),
@@ -314,35 +321,46 @@ impl<S: Store> Nidan<S> {
             }
             Typed::Digits(code) => code,
         };
+        let found = self.match_app(self.store.methods(&account.id).await?, &code)?;
+        Ok(match (found.fresh, found.replayed) {
+            (Some((method_id, _, step)), _) => {
+                Ok(Accepted::Unspent(crate::store::Write::AdvanceLastStep {
+                    method_id,
+                    step,
+                }))
+            }
+            (None, replayed) => Err(replayed.map_or(Refused::Wrong, Refused::Replayed)),
+        })
+    }
+
+    /// Which of the active apps among `methods` made `code` (six digits),
+    /// without writing: the first whose step is not used yet, else the
+    /// name of one whose step was (a replay); and whether any active phone
+    /// is among them (its codes are checked in the database).
+    pub(crate) fn match_app(&self, methods: Vec<Method>, code: &str) -> Result<AppMatch> {
         let totp = Totp::default();
         let window = Window::symmetric(self.policy.totp_window);
         let now = u64::try_from(self.now()).unwrap_or(0);
-        let mut replayed = None;
-        for method in self.store.methods(&account.id).await? {
+        let mut found = AppMatch::default();
+        for method in methods.into_iter().filter(|m| m.active) {
             let Factor::App { last_step, .. } = &method.factor else {
+                found.phones = true;
                 continue;
             };
             let last_step = *last_step;
-            if !method.active {
-                continue;
-            }
             let secret = self.app_secret(&method)?;
-            let Ok(step) = totp.verify(&secret, &code, now, window) else {
+            let Ok(step) = totp.verify(&secret, code, now, window) else {
                 continue;
             };
             let step = i64::try_from(step.0).unwrap_or(i64::MAX);
             if last_step.is_some_and(|last| last >= step) {
-                replayed = Some(method.name);
+                found.replayed = Some(method.name);
                 continue;
             }
-            return Ok(Ok(Accepted::Unspent(
-                crate::store::Write::AdvanceLastStep {
-                    method_id: method.id,
-                    step,
-                },
-            )));
+            found.fresh = Some((method.id, method.name, step));
+            break;
         }
-        Ok(Err(replayed.map_or(Refused::Wrong, Refused::Replayed)))
+        Ok(found)
     }
 
     /// Checks `typed` for `account`. `Err` only for malformed input or

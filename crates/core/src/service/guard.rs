@@ -26,7 +26,7 @@ use super::notices::Notice;
 use crate::error::{Error, Result};
 use crate::model::{Account, Challenge, EventKind, Origin};
 use crate::secrets::token_hash;
-use crate::store::{Claim, Store};
+use crate::store::{Claim, Store, Write};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -149,18 +149,35 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<()> {
         if claim.failures == self.policy.lockout_after_failures {
-            self.record(
-                Some(&account.id),
-                EventKind::CodeEntryLocked,
-                origin,
-                &format!(
-                    "{} wrong codes in a row",
-                    self.policy.lockout_after_failures
-                ),
-            )
-            .await?;
+            self.store
+                .apply(vec![self.locked_event(account, origin)?])
+                .await?;
         }
         Ok(())
+    }
+
+    /// The event of the wrong code that locks code entry.
+    pub(crate) fn locked_event(&self, account: &Account, origin: &Origin) -> Result<Write> {
+        let detail = format!(
+            "{} wrong codes in a row",
+            self.policy.lockout_after_failures
+        );
+        self.event(
+            Some(&account.id),
+            EventKind::CodeEntryLocked,
+            origin,
+            &detail,
+        )
+    }
+
+    /// The event of the wrong code that spends a sign-in attempt's last try.
+    pub(crate) fn attempt_ended_event(&self, account: &Account, origin: &Origin) -> Result<Write> {
+        self.event(
+            Some(&account.id),
+            EventKind::SignInAttemptEnded,
+            origin,
+            "too many wrong codes",
+        )
     }
 
     /// Claims one password check for `email` (as typed, known or not)
