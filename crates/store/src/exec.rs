@@ -208,8 +208,12 @@ impl Sqlite {
         // Checkpoints (copying the WAL back into the database file) would
         // stall every queued write while they run; a thread of their own
         // does them beside the writer instead.
+        // When the WAL starts over after a full checkpoint, a file grown
+        // past the limit is cut back to it.
         writer
-            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
+            ))
             .map_err(sqlite)?;
         let checkpointer = open(path)?;
         let writes = Arc::new(Writes::default());
@@ -449,14 +453,58 @@ fn commit_group(conn: &Connection, batch: Vec<Op>) {
     }
 }
 
+/// Tries a RESTART checkpoint until one finds no reader in the WAL, every
+/// millisecond for at most 100: without waiting inside SQLite, where the
+/// busy handler would sleep holding the write lock and stall every write.
+fn restart_wal(conn: &Connection) {
+    if conn.busy_timeout(std::time::Duration::ZERO).is_err() {
+        return;
+    }
+    for _ in 0..100 {
+        let busy = conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(1);
+        if busy == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+}
+
+/// How large the WAL file may stay once it starts over.
+const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
+/// How much of the WAL makes the checkpointer start it over: half the
+/// limit, so that with what is written until it succeeds the file stays
+/// under the limit and is reused, not cut and grown again.
+const WAL_RESTART_BYTES: i64 = WAL_LIMIT_BYTES / 2;
+
 /// Copies the WAL back into the database every 100 ms without blocking the
-/// writer (a passive checkpoint), until closed.
+/// writer (a passive checkpoint), until closed. A passive checkpoint never
+/// lets the WAL start over while some reader still reads from it, and
+/// under a steady flood of requests one always does: the file would grow
+/// by the whole write volume (about 20 KB for each wrong code) until the
+/// disk is full. Past [`WAL_RESTART_BYTES`] the checkpoint is a RESTART
+/// (see [`restart_wal`]), which succeeds once no reader reads from the WAL
+/// (reads are single statements), so the writer's next transaction writes
+/// the WAL from its start and cuts the file back to the limit.
 fn checkpoint_loop(conn: &Connection, writes: &Writes) {
     // Its own sleep, not the writer's condition variable: a wake-up meant
     // for the writer must never be taken here.
     let pause = std::time::Duration::from_millis(100);
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap_or(4096);
+    let limit_frames = WAL_RESTART_BYTES / (page_size + 24);
     while !writes.closed.load(Ordering::Acquire) {
         std::thread::sleep(pause);
-        let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+        // (busy, frames in the WAL, frames copied back)
+        let frames = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+            .unwrap_or(0);
+        if frames > limit_frames {
+            restart_wal(conn);
+        }
     }
 }
