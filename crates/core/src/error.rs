@@ -45,6 +45,21 @@ pub enum Error {
     /// No such method for this account.
     #[error("that sign-in method does not exist")]
     NoSuchMethod,
+    /// Passkeys need a relying-party id (a host name, not an IP address).
+    #[error("passkeys are not available on this server: {0}")]
+    PasskeysOff(&'static str),
+    /// What the browser sent for a passkey is not a WebAuthn credential.
+    #[error("that is not a passkey answer: {0}")]
+    MalformedPasskey(String),
+    /// The passkey ceremony is unknown, finished or expired.
+    #[error("this passkey request has expired or was already used; start again")]
+    CeremonyExpired,
+    /// The passkey or security key is already registered.
+    #[error("this passkey or security key is already registered")]
+    PasskeyAlreadyRegistered,
+    /// The key did not prove itself (wrong site, wrong key, bad signature).
+    #[error("that passkey or security key was not accepted")]
+    PasskeyRefused,
     /// The wizard step needs an earlier step first.
     #[error("{0}")]
     WizardOrder(&'static str),

@@ -60,6 +60,8 @@ pub enum MethodKind {
     Sms,
     /// Voice call to a phone.
     Voice,
+    /// A passkey or security key (WebAuthn).
+    Passkey,
 }
 
 /// How a code reaches a phone.
@@ -102,6 +104,20 @@ pub enum Factor {
         /// How codes are sent unless the person asks for the other way.
         channel: Channel,
     },
+    /// A passkey or security key (WebAuthn): nothing secret is kept, only
+    /// the public key the authenticator made for this site.
+    Passkey {
+        /// The credential as webauthn-rs keeps it (JSON: public key,
+        /// counter, backup flags).
+        credential: String,
+        /// Its credential id, base64url: unique across all accounts.
+        credential_id: String,
+        /// The authenticator's signature counter as last seen (0 for
+        /// authenticators that keep none).
+        sign_count: i64,
+        /// When it last signed someone in.
+        last_used_at: Option<i64>,
+    },
 }
 
 impl MethodKind {
@@ -111,6 +127,7 @@ impl MethodKind {
             Self::App => "app",
             Self::Sms => "sms",
             Self::Voice => "voice",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -120,6 +137,7 @@ impl MethodKind {
             "app" => Some(Self::App),
             "sms" => Some(Self::Sms),
             "voice" => Some(Self::Voice),
+            "passkey" => Some(Self::Passkey),
             _ => None,
         }
     }
@@ -182,6 +200,7 @@ impl Method {
         match &self.factor {
             Factor::App { .. } => MethodKind::App,
             Factor::Phone { channel, .. } => channel.kind(),
+            Factor::Passkey { .. } => MethodKind::Passkey,
         }
     }
 
@@ -189,7 +208,7 @@ impl Method {
     pub fn phone(&self) -> Option<(&str, Channel)> {
         match &self.factor {
             Factor::Phone { number, channel } => Some((number, *channel)),
-            Factor::App { .. } => None,
+            Factor::App { .. } | Factor::Passkey { .. } => None,
         }
     }
 
@@ -198,6 +217,43 @@ impl Method {
     pub fn is_phone(&self) -> bool {
         self.phone().is_some()
     }
+}
+
+/// What a WebAuthn ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyPurpose {
+    /// Adding a passkey or security key (the wizard or settings).
+    Register,
+    /// The second step of a sign-in attempt.
+    SignIn,
+}
+
+impl CeremonyPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::SignIn => "sign_in",
+        }
+    }
+}
+
+/// A WebAuthn ceremony under way, kept in the database so that any node
+/// can finish it, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    /// Record id (handed to the browser with the options).
+    pub id: String,
+    /// Whose it is.
+    pub account_id: String,
+    /// The sign-in attempt it belongs to (sign-in ceremonies).
+    pub challenge_id: Option<String>,
+    /// What it is for.
+    pub purpose: CeremonyPurpose,
+    /// webauthn-rs's state (JSON): the challenge sent, what is allowed.
+    pub state: String,
+    /// When it can no longer be finished.
+    pub expires_at: i64,
 }
 
 /// A signed-in browser or API client.

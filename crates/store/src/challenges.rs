@@ -62,7 +62,9 @@ impl Challenges for SqlStore {
                     m.id AS m_id, m.account_id AS m_account_id, m.kind AS m_kind, m.role AS m_role,
                     m.name AS m_name, m.secret_sealed AS m_secret_sealed, m.phone AS m_phone,
                     m.last_step AS m_last_step, m.created_at AS m_created_at,
-                    m.confirmed_at AS m_confirmed_at, m.active AS m_active
+                    m.confirmed_at AS m_confirmed_at, m.active AS m_active,
+                    m.credential AS m_credential, m.credential_id AS m_credential_id,
+                    m.sign_count AS m_sign_count, m.last_used_at AS m_last_used_at
                  FROM challenges c JOIN accounts a ON a.id = c.account_id
                  LEFT JOIN methods m ON m.account_id = a.id AND m.active = 1
                  WHERE c.token_hash = $1 ORDER BY m.created_at, m.id",

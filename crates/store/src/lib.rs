@@ -31,8 +31,9 @@ use std::str::FromStr;
 
 use nidan_core::error::{Error, Result};
 use nidan_core::model::{
-    Account, CaseStatus, Challenge, Event, EventFilter, EventKind, Factor, LinkPurpose, Method,
-    MethodRole, OutboxMessage, PendingSignUp, RecoveryCase, RememberedBrowser, SentCode, Session,
+    Account, CaseStatus, Ceremony, CeremonyPurpose, Challenge, Event, EventFilter, EventKind,
+    LinkPurpose, Method, MethodRole, OutboxMessage, PendingSignUp, RecoveryCase, RememberedBrowser,
+    SentCode, Session,
 };
 use nidan_core::store::{
     Accounts, Challenges, Claim, Events, Limits, Links, Methods, Recovery, Sessions, Store, Write,
@@ -303,7 +304,7 @@ impl Store for SqlStore {
     }
 
     async fn purge(&self, p: &nidan_core::store::Purge) -> Result<Vec<(&'static str, u64)>> {
-        let steps: [(&'static str, &'static str, i64); 11] = [
+        let steps: [(&'static str, &'static str, i64); 12] = [
             (
                 "sessions",
                 "DELETE FROM sessions WHERE expires_at < $1",
@@ -327,6 +328,11 @@ impl Store for SqlStore {
             (
                 "emailed links",
                 "DELETE FROM password_resets WHERE expires_at < $1",
+                p.now,
+            ),
+            (
+                "passkey ceremonies",
+                "DELETE FROM passkey_ceremonies WHERE expires_at < $1",
                 p.now,
             ),
             (

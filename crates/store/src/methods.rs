@@ -4,40 +4,21 @@ use super::*;
 
 impl Methods for SqlStore {
     async fn insert_method(&self, m: &Method) -> Result<()> {
-        // One row shape for every kind: the columns a kind does not use
-        // stay NULL.
-        let (secret_sealed, phone, last_step) = match &m.factor {
-            Factor::App {
-                secret_sealed,
-                last_step,
-            } => (Some(secret_sealed.as_slice()), None, *last_step),
-            Factor::Phone { number, .. } => (None, Some(number.as_str()), None),
-        };
-        self.exec(
-            "INSERT INTO methods (id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                Param::Text(&m.id),
-                Param::Text(&m.account_id),
-                Param::Text(m.kind().as_str()),
-                Param::Text(m.role.as_str()),
-                Param::Text(&m.name),
-                Param::OptBytes(secret_sealed),
-                Param::OptText(phone),
-                Param::OptInt(last_step),
-                Param::Int(m.created_at),
-                Param::OptInt(m.confirmed_at),
-                Param::Int(i64::from(m.active)),
-            ],
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::InsertMethod(m.clone())])
+            .await
+            .map_err(|e| match e {
+                // The one conflict a new method can meet: a passkey already
+                // registered (to this account or another).
+                Error::Conflict => Error::PasskeyAlreadyRegistered,
+                e => e,
+            })
     }
 
     async fn methods(&self, account_id: &str) -> Result<Vec<Method>> {
         self.rows(
             false,
-            "SELECT id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active
+            "SELECT id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active,
+                    credential, credential_id, sign_count, last_used_at
              FROM methods WHERE account_id = $1 ORDER BY created_at, id",
             &[Param::Text(account_id)],
             usize::MAX,
@@ -176,6 +157,53 @@ impl Methods for SqlStore {
                 ))
             })
             .collect()
+    }
+
+    async fn insert_ceremony(&self, c: &Ceremony) -> Result<()> {
+        self.exec(
+            "INSERT INTO passkey_ceremonies (id, account_id, challenge_id, purpose, state, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                Param::Text(&c.id),
+                Param::Text(&c.account_id),
+                Param::OptText(c.challenge_id.as_deref()),
+                Param::Text(c.purpose.as_str()),
+                Param::Text(&c.state),
+                Param::Int(c.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn take_ceremony(
+        &self,
+        id: &str,
+        account_id: &str,
+        challenge_id: Option<&str>,
+        purpose: CeremonyPurpose,
+        now: i64,
+    ) -> Result<Option<Ceremony>> {
+        // Single use in one conditional UPDATE: of two nodes finishing the
+        // same ceremony, one gets the row.
+        let taken: Vec<Ceremony> = self
+            .rows(
+                true,
+                "UPDATE passkey_ceremonies SET used_at = $1
+                 WHERE id = $2 AND account_id = $3 AND purpose = $4 AND COALESCE(challenge_id, '') = $5
+                   AND used_at IS NULL AND expires_at > $1
+                 RETURNING id, account_id, challenge_id, purpose, state, expires_at",
+                &[
+                    Param::Int(now),
+                    Param::Text(id),
+                    Param::Text(account_id),
+                    Param::Text(purpose.as_str()),
+                    Param::Text(challenge_id.unwrap_or("")),
+                ],
+                1,
+            )
+            .await?;
+        Ok(taken.into_iter().next())
     }
 
     async fn rehash_backup_code(&self, account_id: &str, old: &str, new: &str) -> Result<()> {

@@ -4,8 +4,9 @@
 
 use nidan_core::error::{Error, Result};
 use nidan_core::model::{
-    Account, AccountGuard, CaseStatus, Challenge, Channel, DocumentKind, Event, EventKind, Factor,
-    Method, MethodKind, MethodRole, RecoveryCase, RememberedBrowser, Session,
+    Account, AccountGuard, CaseStatus, Ceremony, CeremonyPurpose, Challenge, Channel, DocumentKind,
+    Event, EventKind, Factor, Method, MethodKind, MethodRole, RecoveryCase, RememberedBrowser,
+    Session,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -136,6 +137,19 @@ pub(crate) fn method(row: &impl Columns) -> Result<Method> {
         }
         Some(MethodKind::Sms) => phone(Channel::Sms)?,
         Some(MethodKind::Voice) => phone(Channel::Voice)?,
+        Some(MethodKind::Passkey) => {
+            let credential: Option<String> = row.col("credential")?;
+            let credential_id: Option<String> = row.col("credential_id")?;
+            let sign_count: Option<i64> = row.col("sign_count")?;
+            Factor::Passkey {
+                credential: credential
+                    .ok_or_else(|| Error::Store("a passkey without its credential".into()))?,
+                credential_id: credential_id
+                    .ok_or_else(|| Error::Store("a passkey without its credential id".into()))?,
+                sign_count: sign_count.unwrap_or(0),
+                last_used_at: row.col("last_used_at")?,
+            }
+        }
         None => return Err(Error::Store(format!("unknown method kind {kind}"))),
     };
     Ok(Method {
@@ -302,6 +316,24 @@ impl<R: Columns> Columns for Prefixed<'_, R> {
 impl FromRow for (Challenge, Account) {
     fn from_row(row: &impl Columns) -> Result<Self> {
         Ok((challenge(&Prefixed(row, "c_"))?, account(row)?))
+    }
+}
+
+impl FromRow for Ceremony {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        let purpose: String = row.col("purpose")?;
+        Ok(Ceremony {
+            id: row.col("id")?,
+            account_id: row.col("account_id")?,
+            challenge_id: row.col("challenge_id")?,
+            purpose: match purpose.as_str() {
+                "register" => CeremonyPurpose::Register,
+                "sign_in" => CeremonyPurpose::SignIn,
+                other => return Err(Error::Store(format!("unknown ceremony purpose {other}"))),
+            },
+            state: row.col("state")?,
+            expires_at: row.col("expires_at")?,
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use nidan_core::error::{Error, Result};
+use nidan_core::model::Factor;
 use nidan_core::store::Write;
 
 use crate::exec::Owned;
@@ -298,6 +299,71 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
         Write::AdvanceLastStep { method_id, step } => vec![Stmt {
             sql: "UPDATE methods SET last_step = $1 WHERE id = $2 AND (last_step IS NULL OR last_step < $1)",
             params: vec![Int(*step), text(method_id)],
+            must_change: true,
+        }],
+        Write::InsertMethod(m) => {
+            // One row shape for every kind: the columns a kind does not
+            // use stay NULL.
+            let (mut sealed, mut phone, mut last_step) = (None, None, None);
+            let (mut credential, mut credential_id, mut sign_count, mut last_used_at) =
+                (None, None, None, None);
+            match &m.factor {
+                Factor::App {
+                    secret_sealed,
+                    last_step: step,
+                } => (sealed, last_step) = (Some(secret_sealed.clone()), *step),
+                Factor::Phone { number, .. } => phone = Some(number.clone()),
+                Factor::Passkey {
+                    credential: c,
+                    credential_id: id,
+                    sign_count: n,
+                    last_used_at: used,
+                } => {
+                    (credential, credential_id, sign_count, last_used_at) =
+                        (Some(c.clone()), Some(id.clone()), Some(*n), *used);
+                }
+            }
+            vec![Stmt {
+                sql: "INSERT INTO methods (id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at,
+                                           confirmed_at, active, credential, credential_id, sign_count, last_used_at)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                      ON CONFLICT (credential_id) DO NOTHING",
+                params: vec![
+                    text(&m.id),
+                    text(&m.account_id),
+                    text(m.kind().as_str()),
+                    text(m.role.as_str()),
+                    text(&m.name),
+                    Owned::OptBytes(sealed),
+                    OptText(phone),
+                    OptInt(last_step),
+                    Int(m.created_at),
+                    OptInt(m.confirmed_at),
+                    Int(i64::from(m.active)),
+                    OptText(credential),
+                    OptText(credential_id),
+                    OptInt(sign_count),
+                    OptInt(last_used_at),
+                ],
+                must_change: true,
+            }]
+        }
+        Write::PasskeyUsed {
+            method_id,
+            seen_count,
+            sign_count,
+            credential,
+            at,
+        } => vec![Stmt {
+            sql: "UPDATE methods SET sign_count = $1, credential = $2, last_used_at = $3
+                  WHERE id = $4 AND active = 1 AND sign_count = $5",
+            params: vec![
+                Int(*sign_count),
+                text(credential),
+                Int(*at),
+                text(method_id),
+                Int(*seen_count),
+            ],
             must_change: true,
         }],
         Write::Event(e) => vec![stmt(

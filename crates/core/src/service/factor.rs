@@ -34,6 +34,14 @@ pub(crate) enum Purpose<'a> {
     ConfirmApp(&'a Method),
     /// A code sent to a phone being set up.
     ConfirmPhone(&'a Method),
+    /// A passkey's answer (the "code" is the WebAuthn assertion, as JSON)
+    /// for the sign-in attempt `challenge_id`, against the ceremony state.
+    Passkey {
+        /// The attempt.
+        challenge_id: &'a str,
+        /// The ceremony's stored state.
+        state: &'a str,
+    },
 }
 
 impl Purpose<'_> {
@@ -44,6 +52,7 @@ impl Purpose<'_> {
             Purpose::TurnOff => "turning two-step verification off",
             Purpose::ConfirmApp(_) => "confirming a new app",
             Purpose::ConfirmPhone(_) => "confirming a new phone",
+            Purpose::Passkey { .. } => "sign-in with a passkey",
         }
     }
 }
@@ -80,6 +89,14 @@ pub enum Accepted {
     /// A right code not spent yet: the caller spends it with this write in
     /// the unit of the change it allows (refused if spent meanwhile).
     Unspent(crate::store::Write),
+    /// The passkey named; `used` advances its counter, in the unit that
+    /// ends the attempt (refused if another sign-in used it meanwhile).
+    Passkey {
+        /// Its name.
+        name: String,
+        /// The write that records its use.
+        used: crate::store::Write,
+    },
 }
 
 /// Why a well-formed code was not accepted.
@@ -89,6 +106,12 @@ pub enum Refused {
     Wrong,
     /// It matched a step already used (a replay), for the app named.
     Replayed(String),
+    /// A passkey answer that did not prove itself: another site's key, a
+    /// key not on the account, a bad signature.
+    BadKey,
+    /// The passkey named answered with a counter that did not move
+    /// forward: perhaps a copy of it.
+    Cloned(String),
 }
 
 /// What a typed code is, once its form is checked.
@@ -150,10 +173,15 @@ impl<S: Store> Nidan<S> {
                     .normalize(typed)
                     .map_err(|_| Error::MalformedCode("a code is 6 digits".into()))?;
             }
+            // Its form was checked before the ceremony was taken.
+            Purpose::Passkey { .. } => {}
         }
         let challenge_id = match purpose {
-            Purpose::SignIn(id) => Some(id),
-            _ => None,
+            Purpose::SignIn(id)
+            | Purpose::Passkey {
+                challenge_id: id, ..
+            } => Some(id),
+            Purpose::TurnOff | Purpose::ConfirmApp(_) | Purpose::ConfirmPhone(_) => None,
         };
         let claim = self.claim_code_check(account, challenge_id).await?;
         let refused = match self.check_for(account, purpose, typed).await? {
@@ -181,6 +209,24 @@ impl<S: Store> Nidan<S> {
                 )
                 .await?;
             }
+            Refused::BadKey => {
+                self.record(
+                    Some(&account.id),
+                    EventKind::PasskeyRefused,
+                    origin,
+                    purpose.label(),
+                )
+                .await?;
+            }
+            Refused::Cloned(name) => {
+                self.record(
+                    Some(&account.id),
+                    EventKind::PasskeyCloneSuspected,
+                    origin,
+                    name,
+                )
+                .await?;
+            }
         }
         match (claim.left, refused) {
             (Some(left), _) if left <= 0 => {
@@ -189,6 +235,7 @@ impl<S: Store> Nidan<S> {
                     .await?;
                 Err(Error::TooManyAttempts)
             }
+            (_, Refused::BadKey | Refused::Cloned(_)) => Err(Error::PasskeyRefused),
             (_, Refused::Replayed(_)) => Err(Error::CodeAlreadyUsed),
             (Some(left), Refused::Wrong) => Err(Error::WrongCode {
                 attempts_left: left,
@@ -293,6 +340,7 @@ impl<S: Store> Nidan<S> {
                 }
                 Ok(Ok(Accepted::FirstCode { step: 0 }))
             }
+            Purpose::Passkey { state, .. } => self.check_passkey(account, state, typed).await,
         }
     }
 
@@ -343,9 +391,14 @@ impl<S: Store> Nidan<S> {
         let now = u64::try_from(self.now()).unwrap_or(0);
         let mut found = AppMatch::default();
         for method in methods.into_iter().filter(|m| m.active) {
-            let Factor::App { last_step, .. } = &method.factor else {
-                found.phones = true;
-                continue;
+            let last_step = match &method.factor {
+                Factor::App { last_step, .. } => last_step,
+                Factor::Phone { .. } => {
+                    found.phones = true;
+                    continue;
+                }
+                // Never a typed code.
+                Factor::Passkey { .. } => continue,
             };
             let last_step = *last_step;
             let secret = self.app_secret(&method)?;

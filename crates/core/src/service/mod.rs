@@ -56,6 +56,7 @@ pub struct Nidan<S> {
     policy: Policy,
     senders: Senders,
     public_url: String,
+    relying_party: methods::passkey::RelyingParty,
 }
 
 impl<S: Store> Nidan<S> {
@@ -76,12 +77,19 @@ impl<S: Store> Nidan<S> {
             policy,
             senders: Senders::default(),
             public_url: "http://127.0.0.1:8080".into(),
+            relying_party: methods::passkey::RelyingParty::Off(
+                "no public URL with a host name was given",
+            ),
         })
     }
 
     /// The address people reach the pages at, for links in emails.
+    /// Passkeys are for the host of this address (the relying party);
+    /// they are off if it is an IP address ([`Nidan::passkeys_off`]).
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.public_url = url.trim_end_matches('/').to_owned();
+        self.relying_party =
+            methods::passkey::RelyingParty::for_site(&self.public_url, &self.policy.service_name);
         self
     }
 

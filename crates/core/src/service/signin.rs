@@ -398,7 +398,7 @@ impl<S: Store> Nidan<S> {
     /// Ends the attempt and starts the session (remembering the browser,
     /// if asked) in one unit with `first`, the writes that accept the
     /// code: all of it, or none ([`Error::Conflict`]).
-    async fn finish_sign_in(
+    pub(crate) async fn finish_sign_in(
         &self,
         challenge: &Challenge,
         account: &Account,
@@ -410,6 +410,7 @@ impl<S: Store> Nidan<S> {
         let (kind, detail) = match &accepted {
             Accepted::BackupCode { left } => (EventKind::BackupCodeUsed, format!("{left} left")),
             Accepted::App(name) => (EventKind::CodeAccepted, name.clone()),
+            Accepted::Passkey { name, .. } => (EventKind::PasskeyAccepted, name.clone()),
             Accepted::Phone | Accepted::FirstCode { .. } | Accepted::Unspent(_) => {
                 (EventKind::CodeAccepted, "phone".to_owned())
             }

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::error::Result;
-use crate::model::{Method, MethodRole};
+use crate::model::{Ceremony, CeremonyPurpose, Method, MethodRole};
 
 /// Sign-in methods and backup codes.
 pub trait Methods: Send + Sync + 'static {
@@ -76,6 +76,20 @@ pub trait Methods: Send + Sync + 'static {
         &self,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// Stores a WebAuthn ceremony under way.
+    fn insert_ceremony(&self, ceremony: &Ceremony) -> impl Future<Output = Result<()>> + Send;
+    /// Takes the ceremony `id` of `account_id` for `purpose` (and, for a
+    /// sign-in, of the attempt `challenge_id`), once: marks it used and
+    /// returns it, or `None` if it is unknown, someone else's, another
+    /// attempt's, for another purpose, expired at `now` or already taken.
+    fn take_ceremony(
+        &self,
+        id: &str,
+        account_id: &str,
+        challenge_id: Option<&str>,
+        purpose: CeremonyPurpose,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Ceremony>>> + Send;
     /// Replaces one backup code's stored hash.
     fn rehash_backup_code(
         &self,

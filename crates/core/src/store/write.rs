@@ -253,6 +253,24 @@ pub enum Write {
         /// The step.
         step: i64,
     },
+    /// Adds a method; refused ([`crate::Error::Conflict`]) if it is a
+    /// passkey whose credential id is already registered.
+    InsertMethod(crate::model::Method),
+    /// Records a passkey's use: its new counter and credential, if the
+    /// counter is still `seen_count` (the whole unit is refused otherwise,
+    /// [`crate::Error::Conflict`]: another sign-in used it meanwhile).
+    PasskeyUsed {
+        /// The passkey.
+        method_id: String,
+        /// The counter read before the check.
+        seen_count: i64,
+        /// The counter the authenticator sent.
+        sign_count: i64,
+        /// The credential with its counter and flags updated.
+        credential: String,
+        /// Now.
+        at: i64,
+    },
     /// Appends to the audit log.
     Event(Event),
 }

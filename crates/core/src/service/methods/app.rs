@@ -9,7 +9,6 @@ use super::super::factor::Purpose;
 use super::super::{Nidan, clean_name};
 use crate::error::{Error, Result};
 use crate::model::{Account, Factor, Method, MethodKind, MethodRole, Origin};
-use crate::policy::BackupRule;
 use crate::secrets::new_id;
 use crate::store::Store;
 
@@ -35,34 +34,7 @@ impl<S: Store> Nidan<S> {
         name: &str,
     ) -> Result<NewApp> {
         let name = clean_name(name)?;
-        let on = account.two_sv_on_since.is_some();
-        if !on {
-            let state = self.wizard_state(account).await?;
-            match role {
-                // Page 1 again: start over.
-                MethodRole::Primary => self.store.delete_inactive_methods(&account.id).await?,
-                MethodRole::Backup if state.primary.is_none() => {
-                    return Err(Error::WizardOrder("set up the primary method first"));
-                }
-                MethodRole::Backup
-                    if self.policy.backup_rule == BackupRule::PhoneIfPrimaryApp
-                        && state
-                            .primary
-                            .as_ref()
-                            .is_some_and(|p| p.kind() == MethodKind::App) =>
-                {
-                    return Err(Error::BackupMustBePhone);
-                }
-                MethodRole::Backup => {
-                    // Drop an earlier unfinished backup attempt, keep the primary.
-                    for m in self.store.methods(&account.id).await? {
-                        if !m.active && m.role == MethodRole::Backup {
-                            self.store.delete_method(&m.id).await?;
-                        }
-                    }
-                }
-            }
-        }
+        let role = self.enrolment_role(account, role).await?;
         let secret = Secret::generate().map_err(|e| Error::Crypto(e.to_string()))?;
         let id = new_id()?;
         let method = Method {
@@ -72,7 +44,7 @@ impl<S: Store> Nidan<S> {
                 secret_sealed: self.key.seal(secret.expose(), &id)?,
                 last_step: None,
             },
-            role: if on { MethodRole::Backup } else { role },
+            role,
             name,
             created_at: self.now(),
             confirmed_at: None,

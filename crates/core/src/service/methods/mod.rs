@@ -18,4 +18,5 @@
 
 pub mod app;
 pub mod backup_codes;
+pub mod passkey;
 pub mod phone;

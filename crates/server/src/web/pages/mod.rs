@@ -224,6 +224,7 @@ fn kind_label(t: Tr, kind: MethodKind) -> String {
         MethodKind::App => "security.app",
         MethodKind::Sms => "security.sms",
         MethodKind::Voice => "security.voice",
+        MethodKind::Passkey => "security.passkey",
     })
 }
 

@@ -1,0 +1,536 @@
+//! Passkeys and security keys (WebAuthn, on webauthn-rs): enrolled by a
+//! registration ceremony, used at sign-in by an authentication ceremony.
+//! Attestation `none`, user verification `preferred` (a passkey with a
+//! fingerprint and a plain security key both work), resident keys allowed.
+//!
+//! A ceremony's state is kept in the database (`passkey_ceremonies`) and
+//! taken once by a conditional UPDATE, so any node can finish what another
+//! began and nobody can finish it twice; a sign-in ceremony belongs to its
+//! attempt and expires with it. The assertion is checked on the one
+//! counted path ([`super::super::factor`]) like a typed code, and its
+//! signature counter advances in the same unit that ends the attempt: a
+//! counter that did not move forward is refused as a possible clone.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use webauthn_rs::prelude::{
+    Credential, CredentialID, PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
+    SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
+};
+
+use super::super::factor::{Accepted, Purpose, Refused};
+use super::super::{Nidan, clean_name};
+use crate::error::{Error, Result};
+use crate::model::{Account, Ceremony, CeremonyPurpose, Factor, Method, MethodRole, Origin};
+use crate::secrets::new_id;
+use crate::store::{Store, Write};
+
+/// How long a browser has to answer a passkey request.
+const CEREMONY_SECONDS: i64 = 300;
+
+/// The relying party: passkeys work only where it could be made.
+#[derive(Clone)]
+pub(crate) enum RelyingParty {
+    /// Passkeys on, for this site.
+    On(Arc<Webauthn>),
+    /// Passkeys off, and why (for the log and the error).
+    Off(&'static str),
+}
+
+impl std::fmt::Debug for RelyingParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::On(_) => f.write_str("RelyingParty::On"),
+            Self::Off(why) => write!(f, "RelyingParty::Off({why})"),
+        }
+    }
+}
+
+impl RelyingParty {
+    /// The relying party for the site at `public_url`: its host is the
+    /// relying-party id, which cannot be an IP address.
+    pub(crate) fn for_site(public_url: &str, service_name: &str) -> Self {
+        let Ok(url) = Url::parse(public_url) else {
+            return Self::Off("the public URL is not a URL");
+        };
+        let Some(host) = url.host() else {
+            return Self::Off("the public URL has no host name");
+        };
+        let url::Host::Domain(rp_id) = host else {
+            return Self::Off(
+                "the public URL is an IP address, and a passkey needs a host name: set public_url (or open http://localhost:PORT/)",
+            );
+        };
+        let rp_id = rp_id.to_owned();
+        match WebauthnBuilder::new(&rp_id, &url)
+            .map(|b| b.rp_name(service_name))
+            .and_then(|b| b.build())
+        {
+            Ok(webauthn) => Self::On(Arc::new(webauthn)),
+            Err(_) => Self::Off("the public URL cannot be a WebAuthn relying party"),
+        }
+    }
+}
+
+/// What the browser needs to run a ceremony: the options to pass to
+/// `navigator.credentials.create()` / `.get()`, and the id to send back.
+#[derive(Debug, Clone)]
+pub struct PasskeyRequest {
+    /// The ceremony to finish.
+    pub ceremony_id: String,
+    /// The WebAuthn options (`{"publicKey": {...}}`), as JSON.
+    pub options: serde_json::Value,
+}
+
+/// A registration ceremony's state, with the role the key will have.
+#[derive(Serialize, Deserialize)]
+struct Registering {
+    role: String,
+    state: SecurityKeyRegistration,
+}
+
+/// A passkey as a page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyFacts {
+    /// The authenticator keeps its credential in a synced account
+    /// (backup eligible).
+    pub backup_eligible: bool,
+    /// It is backed up now.
+    pub backed_up: bool,
+    /// When it was last used.
+    pub last_used_at: Option<i64>,
+}
+
+/// The facts of a passkey method, `None` for other kinds.
+pub fn passkey_facts(method: &Method) -> Option<PasskeyFacts> {
+    let Factor::Passkey {
+        credential,
+        last_used_at,
+        ..
+    } = &method.factor
+    else {
+        return None;
+    };
+    let cred: Credential = serde_json::from_str::<SecurityKey>(credential).ok()?.into();
+    Some(PasskeyFacts {
+        backup_eligible: cred.backup_eligible,
+        backed_up: cred.backup_state,
+        last_used_at: *last_used_at,
+    })
+}
+
+/// The WebAuthn user handle of an account: stable, and not its email.
+fn user_handle(account: &Account) -> Uuid {
+    let digest = Sha256::digest(account.id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+    Uuid::from_bytes(bytes)
+}
+
+fn credential_id_text(id: &CredentialID) -> String {
+    use base64::Engine;
+    let bytes: &[u8] = id.as_ref();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A name for a key the person did not name: the browser and system.
+fn default_name(origin: &Origin) -> String {
+    let label = origin.browser_label.trim();
+    if label.is_empty() {
+        "Passkey".to_owned()
+    } else {
+        format!("Passkey ({label})").chars().take(64).collect()
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> Error {
+    Error::MalformedPasskey(e.to_string())
+}
+
+fn stored(e: impl std::fmt::Display) -> Error {
+    Error::Store(format!("a passkey record could not be read: {e}"))
+}
+
+impl<S: Store> Nidan<S> {
+    /// The relying party, or why passkeys are off.
+    fn webauthn(&self) -> Result<&Webauthn> {
+        match &self.relying_party {
+            RelyingParty::On(w) => Ok(w),
+            RelyingParty::Off(why) => Err(Error::PasskeysOff(why)),
+        }
+    }
+
+    /// Whether passkeys can be used here, or why not.
+    pub fn passkeys_off(&self) -> Option<&'static str> {
+        match &self.relying_party {
+            RelyingParty::On(_) => None,
+            RelyingParty::Off(why) => Some(why),
+        }
+    }
+
+    /// The account's passkeys that may sign in, as webauthn-rs keys.
+    fn active_keys(methods: &[Method]) -> Result<Vec<(Method, SecurityKey)>> {
+        methods
+            .iter()
+            .filter(|m| m.active)
+            .filter_map(|m| match &m.factor {
+                Factor::Passkey { credential, .. } => Some(
+                    serde_json::from_str::<SecurityKey>(credential)
+                        .map(|k| (m.clone(), k))
+                        .map_err(stored),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Starts adding a passkey or security key: in the wizard as `role`
+    /// (the order rules of [`Nidan::enrolment_role`]), or with 2SV on as
+    /// a backup. The browser runs `navigator.credentials.create()` with
+    /// the options and sends the answer to [`Nidan::confirm_passkey`].
+    pub async fn begin_passkey(
+        &self,
+        account: &Account,
+        role: MethodRole,
+    ) -> Result<PasskeyRequest> {
+        let webauthn = self.webauthn()?;
+        let role = self.enrolment_role(account, role).await?;
+        let exclude: Vec<CredentialID> = self
+            .store
+            .methods(&account.id)
+            .await?
+            .iter()
+            .filter_map(|m| match &m.factor {
+                Factor::Passkey { credential, .. } => {
+                    serde_json::from_str::<SecurityKey>(credential)
+                        .ok()
+                        .map(|k| k.cred_id().clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let (options, state) = webauthn
+            .start_securitykey_registration(
+                user_handle(account),
+                &account.email,
+                &account.email,
+                Some(exclude),
+                None,
+                None,
+            )
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let state = serde_json::to_string(&Registering {
+            role: role.as_str().to_owned(),
+            state,
+        })
+        .map_err(stored)?;
+        self.start_ceremony(
+            &account.id,
+            None,
+            CeremonyPurpose::Register,
+            state,
+            options,
+            self.now() + CEREMONY_SECONDS,
+        )
+        .await
+    }
+
+    /// Finishes adding a passkey: checks the browser's answer against the
+    /// ceremony (taken once), and stores the key. In the wizard it then
+    /// waits for the last page, like a confirmed app; with 2SV on it is in
+    /// use at once, recorded and notified in one unit.
+    pub async fn confirm_passkey(
+        &self,
+        account: &Account,
+        ceremony_id: &str,
+        answer: &str,
+        name: &str,
+        origin: &Origin,
+    ) -> Result<Method> {
+        let webauthn = self.webauthn()?;
+        let name = if name.trim().is_empty() {
+            default_name(origin)
+        } else {
+            clean_name(name)?
+        };
+        let answer: RegisterPublicKeyCredential =
+            serde_json::from_str(answer).map_err(malformed)?;
+        let ceremony = self
+            .store
+            .take_ceremony(
+                ceremony_id,
+                &account.id,
+                None,
+                CeremonyPurpose::Register,
+                self.now(),
+            )
+            .await?
+            .ok_or(Error::CeremonyExpired)?;
+        let saved: Registering = serde_json::from_str(&ceremony.state).map_err(stored)?;
+        let key = webauthn
+            .finish_securitykey_registration(&answer, &saved.state)
+            .map_err(|_| Error::PasskeyRefused)?;
+        let on = account.two_sv_on_since.is_some();
+        let cred: Credential = key.clone().into();
+        let now = self.now();
+        let method = Method {
+            id: new_id()?,
+            account_id: account.id.clone(),
+            factor: Factor::Passkey {
+                credential: serde_json::to_string(&key).map_err(stored)?,
+                credential_id: credential_id_text(key.cred_id()),
+                sign_count: i64::from(cred.counter),
+                last_used_at: None,
+            },
+            role: if on {
+                MethodRole::Backup
+            } else {
+                MethodRole::parse(&saved.role).unwrap_or(MethodRole::Backup)
+            },
+            name,
+            created_at: now,
+            confirmed_at: Some(now),
+            active: on,
+        };
+        let mut writes = vec![Write::InsertMethod(method.clone())];
+        if on {
+            writes.push(self.event(
+                Some(&account.id),
+                crate::model::EventKind::MethodAdded,
+                origin,
+                &method.name,
+            )?);
+        }
+        self.store.apply(writes).await.map_err(|e| match e {
+            Error::Conflict => Error::PasskeyAlreadyRegistered,
+            e => e,
+        })?;
+        if on {
+            self.notify(
+                account,
+                super::super::notices::Notice::MethodAdded,
+                &method.name,
+                origin,
+            )
+            .await;
+        }
+        Ok(method)
+    }
+
+    /// Starts the passkey step of the sign-in attempt `challenge_token`:
+    /// the options for `navigator.credentials.get()` listing the account's
+    /// keys. [`Error::NoSuchMethod`] if it has none.
+    pub async fn begin_passkey_sign_in(&self, challenge_token: &str) -> Result<PasskeyRequest> {
+        let webauthn = self.webauthn()?;
+        let challenge = self.open_challenge(challenge_token).await?;
+        if challenge.attempts_left <= 0 {
+            return Err(Error::TooManyAttempts);
+        }
+        let methods = self.store.methods(&challenge.account_id).await?;
+        let keys: Vec<SecurityKey> = Self::active_keys(&methods)?
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect();
+        if keys.is_empty() {
+            return Err(Error::NoSuchMethod);
+        }
+        let (options, state) = webauthn
+            .start_securitykey_authentication(&keys)
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let state = serde_json::to_string(&state).map_err(stored)?;
+        // The ceremony never outlives its attempt.
+        let expires_at = (self.now() + CEREMONY_SECONDS).min(challenge.expires_at);
+        self.start_ceremony(
+            &challenge.account_id,
+            Some(challenge.id),
+            CeremonyPurpose::SignIn,
+            state,
+            options,
+            expires_at,
+        )
+        .await
+    }
+
+    /// Stores a ceremony and returns what the browser needs.
+    async fn start_ceremony(
+        &self,
+        account_id: &str,
+        challenge_id: Option<String>,
+        purpose: CeremonyPurpose,
+        state: String,
+        options: impl Serialize,
+        expires_at: i64,
+    ) -> Result<PasskeyRequest> {
+        let ceremony = Ceremony {
+            id: new_id()?,
+            account_id: account_id.to_owned(),
+            challenge_id,
+            purpose,
+            state,
+            expires_at,
+        };
+        self.store.insert_ceremony(&ceremony).await?;
+        Ok(PasskeyRequest {
+            ceremony_id: ceremony.id,
+            options: serde_json::to_value(options).map_err(stored)?,
+        })
+    }
+
+    /// The passkey step: checks the browser's assertion for the attempt
+    /// `challenge_token` on the counted path; on success ends the attempt
+    /// and starts a session (remembering the browser if asked), with the
+    /// key's counter advanced in the same unit.
+    pub async fn verify_passkey(
+        &self,
+        challenge_token: &str,
+        ceremony_id: &str,
+        answer: &str,
+        remember_browser: bool,
+        origin: &Origin,
+    ) -> Result<crate::service::signin::SignedIn> {
+        self.webauthn()?;
+        // Malformed input is not a try.
+        serde_json::from_str::<PublicKeyCredential>(answer).map_err(malformed)?;
+        let challenge = self.open_challenge(challenge_token).await?;
+        if challenge.attempts_left <= 0 {
+            return Err(Error::TooManyAttempts);
+        }
+        let account = self
+            .store
+            .account_by_id(&challenge.account_id)
+            .await?
+            .ok_or(Error::ChallengeExpired)?;
+        let ceremony = self
+            .store
+            .take_ceremony(
+                ceremony_id,
+                &account.id,
+                Some(&challenge.id),
+                CeremonyPurpose::SignIn,
+                self.now(),
+            )
+            .await?
+            .ok_or(Error::CeremonyExpired)?;
+        let accepted = self
+            .counted_check(
+                &account,
+                Purpose::Passkey {
+                    challenge_id: &challenge.id,
+                    state: &ceremony.state,
+                },
+                answer,
+                origin,
+            )
+            .await?;
+        let Accepted::Passkey { used, .. } = &accepted else {
+            return Err(Error::PasskeyRefused);
+        };
+        let first = vec![
+            Write::CompleteChallenge {
+                challenge_id: challenge.id.clone(),
+                at: self.now(),
+            },
+            used.clone(),
+        ];
+        match self
+            .finish_sign_in(
+                &challenge,
+                &account,
+                accepted,
+                first,
+                remember_browser,
+                origin,
+            )
+            .await
+        {
+            Err(Error::Conflict) => Err(Error::ChallengeExpired),
+            other => other,
+        }
+    }
+
+    /// Checks a WebAuthn assertion against the ceremony `state` (the
+    /// counted path's check for [`Purpose::Passkey`]): the key must be one
+    /// of the account's active passkeys, the signature right, and its
+    /// counter ahead of the one stored.
+    pub(crate) async fn check_passkey(
+        &self,
+        account: &Account,
+        state: &str,
+        answer: &str,
+    ) -> Result<std::result::Result<Accepted, Refused>> {
+        let webauthn = self.webauthn()?;
+        let answer: PublicKeyCredential = serde_json::from_str(answer).map_err(malformed)?;
+        let state: SecurityKeyAuthentication = serde_json::from_str(state).map_err(stored)?;
+        let Ok(result) = webauthn.finish_securitykey_authentication(&answer, &state) else {
+            return Ok(Err(Refused::BadKey));
+        };
+        let methods = self.store.methods(&account.id).await?;
+        let Some((method, mut key)) = Self::active_keys(&methods)?
+            .into_iter()
+            .find(|(_, k)| k.cred_id() == result.cred_id())
+        else {
+            return Ok(Err(Refused::BadKey));
+        };
+        let Factor::Passkey { sign_count, .. } = &method.factor else {
+            return Ok(Err(Refused::BadKey));
+        };
+        let seen = *sign_count;
+        let now_count = i64::from(result.counter());
+        // WebAuthn §6.1.1: a counter that is kept must move forward; one
+        // that did not may be a copy of the key.
+        if (now_count > 0 || seen > 0) && now_count <= seen {
+            return Ok(Err(Refused::Cloned(method.name)));
+        }
+        key.update_credential(&result);
+        Ok(Ok(Accepted::Passkey {
+            name: method.name,
+            used: Write::PasskeyUsed {
+                method_id: method.id,
+                seen_count: seen,
+                sign_count: now_count,
+                credential: serde_json::to_string(&key).map_err(stored)?,
+                at: self.now(),
+            },
+        }))
+    }
+}
+
+impl<S: Store> Nidan<S> {
+    /// The role a method being added will have, after the wizard's order
+    /// rules (SPEC §2.2): page 1 again starts over; a backup needs a
+    /// primary, and under `backup_rule = phone_if_primary_app` a primary
+    /// that is not a phone needs a phone as backup. With 2SV on, every
+    /// added method is a backup.
+    pub(crate) async fn enrolment_role(
+        &self,
+        account: &Account,
+        role: MethodRole,
+    ) -> Result<MethodRole> {
+        if account.two_sv_on_since.is_some() {
+            return Ok(MethodRole::Backup);
+        }
+        let state = self.wizard_state(account).await?;
+        match role {
+            MethodRole::Primary => self.store.delete_inactive_methods(&account.id).await?,
+            MethodRole::Backup if state.primary.is_none() => {
+                return Err(Error::WizardOrder("set up the primary method first"));
+            }
+            MethodRole::Backup
+                if self.policy.backup_rule == crate::policy::BackupRule::PhoneIfPrimaryApp
+                    && state.primary.as_ref().is_some_and(|p| !p.is_phone()) =>
+            {
+                return Err(Error::BackupMustBePhone);
+            }
+            MethodRole::Backup => {
+                for m in self.store.methods(&account.id).await? {
+                    if !m.active && m.role == MethodRole::Backup {
+                        self.store.delete_method(&m.id).await?;
+                    }
+                }
+            }
+        }
+        Ok(role)
+    }
+}
