@@ -41,11 +41,14 @@ export async function startNidan(extraEnv = {}, extraArgs = []) {
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
-  const base = `http://127.0.0.1:${port}`;
+  // The browser visits `localhost`, the address nidan tells people to
+  // open with no public_url (a passkey needs a host name, not an IP).
+  const ip = `http://127.0.0.1:${port}`;
+  const base = `http://localhost:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
-      const res = await fetch(`${base}/readyz`);
+      const res = await fetch(`${ip}/readyz`);
       if (res.ok) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline || child.exitCode !== null) {
@@ -56,6 +59,7 @@ export async function startNidan(extraEnv = {}, extraArgs = []) {
   }
   return {
     base,
+    ip,
     /** Runs `nidan admin ARGS...` on this server's data; its stdout. */
     admin(...args) {
       const run = spawnSync(bin, ['admin', ...args, '--data-dir', dataDir], {

@@ -33,7 +33,7 @@ cookie_domain = "nidan.test"
 host = "app.nidan.test"
 `);
   nidan = await startNidan({ NIDAN_POLICY__BACKUP_RULE: 'any_other_method' }, ['--config', config]);
-  nginx = await startNginx(port, nidan.base);
+  nginx = await startNginx(port, nidan.ip);
   browser = await launchChromium([`--host-resolver-rules=MAP *.nidan.test 127.0.0.1`]);
 });
 

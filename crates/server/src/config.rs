@@ -309,11 +309,18 @@ impl Config {
         fa.check(&host).map_err(anyhow::Error::msg)
     }
 
-    /// The address pages are reached at, for links in emails.
+    /// The address pages are reached at, for links in emails and as the
+    /// passkeys' relying party. Without `public_url`, a loopback listener
+    /// is reached as `localhost` (a passkey needs a host name, never an IP
+    /// address); any other listener by its address (passkeys then off).
     pub fn public_base(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+        self.public_url.clone().unwrap_or_else(|| {
+            if self.listen.ip().is_loopback() {
+                format!("http://localhost:{}", self.listen.port())
+            } else {
+                format!("http://{}", self.listen)
+            }
+        })
     }
 
     /// Whether nidan is reachable on this machine only: it listens on

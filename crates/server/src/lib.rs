@@ -44,6 +44,9 @@ pub async fn build(config: &config::Config) -> anyhow::Result<Arc<Nidan<SqlStore
     let nidan = Nidan::new(store, clock, key, config.policy.clone(), permits)?
         .with_senders(senders)
         .with_public_url(&config.public_base());
+    if let Some(why) = nidan.passkeys_off() {
+        tracing::warn!(why, "passkeys and security keys are off");
+    }
     let keyed = nidan.key_stored_backup_codes().await?;
     if keyed > 0 {
         tracing::info!(

@@ -142,7 +142,7 @@ fn time_seconds(seconds: i64) -> time::Duration {
 /// no scripts at all, no framing; forms lead to nidan itself, and to the
 /// hosts forward authentication protects (signing in or out from a
 /// protected app ends with a redirect back to it).
-fn csp(forward_auth: &ForwardAuth) -> HeaderValue {
+pub(crate) fn csp(forward_auth: &ForwardAuth) -> HeaderValue {
     const BASE: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
     let mut form_action = vec!["'self'".to_owned()];
     form_action.extend(forward_auth.form_action_sources());
@@ -178,6 +178,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::scrape))
         .route("/static/nidan.css", get(stylesheet))
+        .route("/static/passkey.js", get(passkey_script))
         .route("/lang", post(switch_language))
         // Forms and JSON bodies are small; identity documents have their
         // own limit on their own route.
@@ -273,6 +274,17 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+async fn passkey_script() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/passkey.js"),
+    )
+        .into_response()
+}
+
 #[derive(serde::Deserialize)]
 struct LangForm {
     lang: String,
@@ -343,7 +355,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %redact_url(&config.database_url()), "nidan is listening");
-    println!("nidan is running: open http://{address}/ in your browser");
+    if config.public_url.is_none() && address.ip().is_loopback() {
+        println!(
+            "nidan is running: open http://localhost:{}/ in your browser",
+            address.port()
+        );
+    } else {
+        println!("nidan is running: open http://{address}/ in your browser");
+    }
     listener::serve(
         listener,
         app(state),

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
     Credential, CredentialID, PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
     SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 
 use super::super::factor::{Accepted, Purpose, Refused};
@@ -64,8 +65,11 @@ impl RelyingParty {
             );
         };
         let rp_id = rp_id.to_owned();
+        // On this machine's own name the port may be any (a test server on
+        // a port of its own, a second local instance).
+        let local = rp_id.eq_ignore_ascii_case("localhost");
         match WebauthnBuilder::new(&rp_id, &url)
-            .map(|b| b.rp_name(service_name))
+            .map(|b| b.rp_name(service_name).allow_any_port(local))
             .and_then(|b| b.build())
         {
             Ok(webauthn) => Self::On(Arc::new(webauthn)),
@@ -463,10 +467,22 @@ impl<S: Store> Nidan<S> {
         let webauthn = self.webauthn()?;
         let answer: PublicKeyCredential = serde_json::from_str(answer).map_err(malformed)?;
         let state: SecurityKeyAuthentication = serde_json::from_str(state).map_err(stored)?;
-        let Ok(result) = webauthn.finish_securitykey_authentication(&answer, &state) else {
-            return Ok(Err(Refused::BadKey));
-        };
         let methods = self.store.methods(&account.id).await?;
+        let result = match webauthn.finish_securitykey_authentication(&answer, &state) {
+            Ok(result) => result,
+            // The counter is behind the one the ceremony began with.
+            Err(WebauthnError::CredentialPossibleCompromise) => {
+                let name = methods
+                    .iter()
+                    .find(|m| {
+                        matches!(&m.factor, Factor::Passkey { credential_id, .. } if *credential_id == answer.id)
+                    })
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default();
+                return Ok(Err(Refused::Cloned(name)));
+            }
+            Err(_) => return Ok(Err(Refused::BadKey)),
+        };
         let Some((method, mut key)) = Self::active_keys(&methods)?
             .into_iter()
             .find(|(_, k)| k.cred_id() == result.cred_id())

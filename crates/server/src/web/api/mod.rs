@@ -7,10 +7,12 @@
 //! One module per area: [`signin`] (sign-up, the password and code steps,
 //! sending codes), [`account`] (session, password, the settings
 //! overview), [`wizard`] (the enable wizard, new apps and phones),
-//! [`methods`] (changing methods, backup codes, browsers, 2SV off).
+//! [`methods`] (changing methods, backup codes, browsers, 2SV off),
+//! [`passkeys`] (adding a passkey, and the passkey step of a sign-in).
 
 mod account;
 mod methods;
+mod passkeys;
 mod signin;
 mod wizard;
 
@@ -41,6 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(account::routes())
         .merge(wizard::routes())
         .merge(methods::routes())
+        .merge(passkeys::routes())
 }
 
 /// The OpenAPI description of this API.

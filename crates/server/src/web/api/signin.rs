@@ -41,7 +41,7 @@ pub struct SessionResponse {
     pub remember_token: Option<String>,
 }
 
-fn session_response(signed: &nidan_core::service::signin::SignedIn) -> SessionResponse {
+pub(super) fn session_response(signed: &nidan_core::service::signin::SignedIn) -> SessionResponse {
     SessionResponse {
         status: "signed_in".into(),
         token: signed.session_token.to_string(),

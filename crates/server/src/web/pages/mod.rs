@@ -17,7 +17,7 @@ use super::context::{
     CHALLENGE_COOKIE, EMAIL_COOKIE, MaybeSignedIn, REMEMBER_COOKIE, RequestOrigin, SESSION_COOKIE,
     Tr,
 };
-use super::error::message;
+use super::error::{ApiError, message};
 
 /// The page routes.
 pub fn routes() -> Router<AppState> {
@@ -69,6 +69,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/security/wizard/finish", post(wizard::wizard_finish))
         .route("/security/apps/new", get(wizard::add_app_page))
+        .route("/security/passkeys/new", get(wizard::passkey_page))
+        .route("/signin/passkey/begin", post(signin::signin_passkey_begin))
+        .route("/signin/passkey", post(signin::signin_passkey))
         .route(
             "/security/methods/{id}/remove",
             post(security::remove_method),
@@ -104,6 +107,10 @@ macro_rules! page {
             t: Tr,
             service: String,
             signed_in: bool,
+            /// Passkeys can be used on this server (read by the pages that
+            /// offer them).
+            #[allow(dead_code)]
+            passkeys_on: bool,
             error: Option<String>,
             notice: Option<String>,
             $($field: $ty),*
@@ -115,7 +122,8 @@ page!(SignupPage, "signin/signup.html" { email: String });
 page!(SignupConfirmPage, "signin/signup_confirm.html" { token: String });
 page!(SigninEmailPage, "signin/signin_email.html" { email: String });
 page!(SigninPasswordPage, "signin/signin_password.html" { email: String });
-page!(CodePage, "signin/code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool, locked: bool });
+page!(CodePage, "signin/code.html" { prompt: String, phones: Vec<PhoneLine>, app_lines: Vec<String>, open_other: bool, locked: bool, has_passkey: bool });
+page!(PasskeyPage, "wizard/wizard_passkey.html" { role: String, next: String, back: String });
 page!(WizardPhonePage, "wizard/wizard_phone.html" { heading: String, step: Option<String>, sent_line: String, same_number: bool, method_id: String });
 page!(AccountPage, "account/account.html" { email: String, two_sv_on: bool, admin: bool, reminder: Option<String> });
 page!(ReauthPage, "signin/reauth.html" { email: String });
@@ -233,6 +241,7 @@ struct Base {
     t: Tr,
     service: String,
     signed_in: bool,
+    passkeys_on: bool,
 }
 
 impl Base {
@@ -241,6 +250,7 @@ impl Base {
             t,
             service: state.nidan.policy().service_name.clone(),
             signed_in,
+            passkeys_on: state.nidan.passkeys_off().is_none(),
         }
     }
 }
@@ -248,8 +258,22 @@ impl Base {
 macro_rules! render {
     ($page:ident, $base:expr, $error:expr, $notice:expr, { $($field:ident : $value:expr),* $(,)? }) => {{
         let base = $base;
-        $page { t: base.t, service: base.service, signed_in: base.signed_in, error: $error, notice: $notice, $($field: $value),* }.into_response()
+        $page { t: base.t, service: base.service, signed_in: base.signed_in, passkeys_on: base.passkeys_on, error: $error, notice: $notice, $($field: $value),* }.into_response()
     }};
+}
+
+/// A page that loads `/static/passkey.js`: the one kind allowed a script,
+/// and only first-party (`script-src 'self'`, no inline script), with
+/// `connect-src 'self'` for its calls to nidan's own API.
+fn scripted(state: &AppState, mut page: Response) -> Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "{}; script-src 'self'; connect-src 'self'",
+        super::csp(&state.forward_auth).to_str().unwrap_or_default()
+    )) {
+        page.headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    page
 }
 
 fn to(path: &str) -> Response {

@@ -237,7 +237,71 @@ pub(super) async fn code_page_with(
     };
     let open_other = error.is_some();
     let locked = error.as_deref() == Some(message(&Error::CodeEntryLocked, t).as_str());
-    render!(CodePage, Base::new(state, t, false), error, notice, { prompt: prompt, phones: phones, app_lines: app_lines, open_other: open_other, locked: locked })
+    let has_passkey = state.nidan.passkeys_off().is_none()
+        && methods.iter().any(|m| m.kind == MethodKind::Passkey);
+    let page = render!(CodePage, Base::new(state, t, false), error, notice, { prompt: prompt, phones: phones, app_lines: app_lines, open_other: open_other, locked: locked, has_passkey: has_passkey });
+    if has_passkey {
+        scripted(state, page)
+    } else {
+        page
+    }
+}
+
+/// The passkey step's options for the attempt in the challenge cookie
+/// (JSON, for `/static/passkey.js`).
+pub(super) async fn signin_passkey_begin(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Response {
+    let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
+        return ApiError(Error::ChallengeExpired).into_response();
+    };
+    match state.nidan.begin_passkey_sign_in(&token).await {
+        Ok(r) => axum::Json(serde_json::json!({"ceremony": r.ceremony_id, "options": r.options}))
+            .into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasskeyForm {
+    ceremony: String,
+    credential: String,
+    #[serde(default)]
+    remember: Option<String>,
+}
+
+/// The passkey step, posted by the code page's form once the browser
+/// answered: like a typed code.
+pub(super) async fn signin_passkey(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Response {
+    let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
+        return to("/signin");
+    };
+    match state
+        .nidan
+        .verify_passkey(
+            &token,
+            &form.ceremony,
+            &form.credential,
+            form.remember.is_some(),
+            &origin,
+        )
+        .await
+    {
+        Ok(signed) => gate::after_sign_in(&state, jar, &signed, "/account"),
+        Err(e @ (Error::TooManyAttempts | Error::ChallengeExpired)) => {
+            let jar = jar.remove(state.removal(CHALLENGE_COOKIE));
+            let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
+            (jar, page).into_response()
+        }
+        Err(e) => code_page_with(&state, t, &token, Some(message(&e, t)), None).await,
+    }
 }
 
 #[derive(Deserialize)]

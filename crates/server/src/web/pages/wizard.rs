@@ -66,6 +66,45 @@ pub(super) async fn add_app_page(
 }
 
 #[derive(Deserialize)]
+pub(super) struct PasskeyQuery {
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// Adding a passkey or security key: in the wizard (`?role=primary` or
+/// `backup`) or, with 2SV on, from the settings. The ceremony itself runs
+/// in `/static/passkey.js` against the JSON API.
+pub(super) async fn passkey_page(
+    State(state): State<AppState>,
+    t: Tr,
+    Guarded(account): Guarded,
+    axum::extract::Query(q): axum::extract::Query<PasskeyQuery>,
+) -> Response {
+    let on = account.two_sv_on_since.is_some();
+    let role = match q.role.as_deref() {
+        Some("primary") if !on => "primary",
+        _ if on => "backup",
+        Some("backup") => "backup",
+        _ => "primary",
+    };
+    let (next, back) = if on {
+        ("/security", "/security")
+    } else {
+        ("/security/wizard", "/security/wizard")
+    };
+    let error = state
+        .nidan
+        .passkeys_off()
+        .map(|_| message(&nidan_core::Error::PasskeysOff(""), t));
+    let page = render!(PasskeyPage, Base::new(&state, t, true), error, None, {
+        role: role.to_owned(),
+        next: next.to_owned(),
+        back: back.to_owned(),
+    });
+    scripted(&state, page)
+}
+
+#[derive(Deserialize)]
 pub(super) struct BeginMethodForm {
     role: String,
     kind: String,
@@ -105,6 +144,7 @@ pub(super) async fn wizard_begin_method(
                 .await
                 .map(|p| format!("/security/wizard/phone/{}", p.method_id))
         }
+        "passkey" => Ok(format!("/security/passkeys/new?role={}", role.as_str())),
         _ => Err(nidan_core::Error::NoSuchMethod),
     };
     match result {
