@@ -108,7 +108,12 @@ test('a passkey from the wizard signs in, remembered; a second key added and rem
   assert.ok(await page.locator('text=YubiKey').first().isVisible(), 'the key is listed');
   const usbCreds = await cdp.send('WebAuthn.getCredentials', { authenticatorId: usb });
   assert.equal(usbCreds.credentials.length, 1);
+  assert.ok(await page.locator('li:has-text("This laptop")').locator('text=last used').isVisible(), 'the passkey shows its last use');
   await page.screenshot({ path: join(screenshots, 'passkey-settings.png'), fullPage: true });
+  // Remove the security key: it is gone from the list.
+  await page.locator('li:has-text("YubiKey") button.danger').click();
+  await page.waitForURL('**/security**');
+  assert.equal(await page.locator('li:has-text("YubiKey")').count(), 0, 'the removed key is no longer listed');
   await context.close();
 });
 

@@ -21,7 +21,20 @@ pub(super) async fn security_with(
             name: m.name.clone(),
             kind_label: kind_label(t, m.kind()),
             primary: m.role == MethodRole::Primary,
-            added: t.f("security.added", &[("date", &t.date(&m.created_at))]),
+            added: {
+                let mut line = t.f("security.added", &[("date", &t.date(&m.created_at))]);
+                if let Some(facts) = nidan_core::service::methods::passkey::passkey_facts(m) {
+                    if let Some(at) = facts.last_used_at {
+                        line.push_str(" · ");
+                        line.push_str(&t.f("security.last_used", &[("when", &t.datetime(&at))]));
+                    }
+                    if facts.backed_up {
+                        line.push_str(" · ");
+                        line.push_str(&t.s("security.synced"));
+                    }
+                }
+                line
+            },
         })
         .collect();
     let browsers: Vec<BrowserLine> = overview
