@@ -445,3 +445,44 @@ async fn one_node_finishes_the_ceremonies_the_other_began() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn beginning_again_replaces_the_unfinished_ceremony() {
+    let w = world().await;
+    let mut key = SoftPasskey::new(true);
+    let account = enrolled(&w, &mut key).await;
+    let token = attempt(&w.a).await;
+    // A script asking for options again and again keeps one row.
+    let mut requests = Vec::new();
+    for _ in 0..20 {
+        requests.push(w.a.nidan.begin_passkey_sign_in(&token).await.unwrap());
+    }
+    for _ in 0..20 {
+        w.a.nidan
+            .begin_passkey(&account, MethodRole::Backup)
+            .await
+            .unwrap();
+    }
+    let open = nidan_store::testing::count(&w.a.store, "passkey_ceremonies")
+        .await
+        .unwrap();
+    assert_eq!(
+        open, 3,
+        "the enrolment's (used) and one open sign-in and registration ceremony"
+    );
+    // Only the newest can be finished.
+    let first = requests.first().unwrap();
+    let answer = assert_with(&mut key, first, site());
+    assert!(matches!(
+        w.a.nidan
+            .verify_passkey(&token, &first.ceremony_id, &answer, false, &origin())
+            .await,
+        Err(Error::CeremonyExpired)
+    ));
+    let newest = requests.last().unwrap();
+    let answer = assert_with(&mut key, newest, site());
+    w.a.nidan
+        .verify_passkey(&token, &newest.ceremony_id, &answer, false, &origin())
+        .await
+        .unwrap();
+}

@@ -160,20 +160,7 @@ impl Methods for SqlStore {
     }
 
     async fn insert_ceremony(&self, c: &Ceremony) -> Result<()> {
-        self.exec(
-            "INSERT INTO passkey_ceremonies (id, account_id, challenge_id, purpose, state, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                Param::Text(&c.id),
-                Param::Text(&c.account_id),
-                Param::OptText(c.challenge_id.as_deref()),
-                Param::Text(c.purpose.as_str()),
-                Param::Text(&c.state),
-                Param::Int(c.expires_at),
-            ],
-        )
-        .await?;
-        Ok(())
+        self.apply(vec![Write::ReplaceCeremony(c.clone())]).await
     }
 
     async fn take_ceremony(

@@ -153,3 +153,21 @@ pub async fn snapshot(store: &SqlStore, account_id: &str) -> Result<String> {
     }
     Ok(out)
 }
+
+/// The number of rows of `table` (tests): for tables whose rows a caller
+/// could pile up.
+pub async fn count(store: &SqlStore, table: &'static str) -> Result<i64> {
+    use sqlx::Row;
+    let allowed = ["passkey_ceremonies", "challenges", "sessions", "events"];
+    if !allowed.contains(&table) {
+        return Err(Error::Store(format!("not a countable table: {table}")));
+    }
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM {table}"
+    )))
+    .fetch_one(&store.pool)
+    .await
+    .map_err(|e| Error::Store(e.to_string()))?;
+    row.try_get::<i64, _>("n")
+        .map_err(|e| Error::Store(e.to_string()))
+}

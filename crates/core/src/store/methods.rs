@@ -76,7 +76,9 @@ pub trait Methods: Send + Sync + 'static {
         &self,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
-    /// Stores a WebAuthn ceremony under way.
+    /// Stores a WebAuthn ceremony under way, in place of any unfinished one
+    /// of the same account, purpose and attempt (one at a time: a caller
+    /// who begins again and again never piles rows up).
     fn insert_ceremony(&self, ceremony: &Ceremony) -> impl Future<Output = Result<()>> + Send;
     /// Takes the ceremony `id` of `account_id` for `purpose` (and, for a
     /// sign-in, of the attempt `challenge_id`), once: marks it used and

@@ -253,6 +253,9 @@ pub enum Write {
         /// The step.
         step: i64,
     },
+    /// Stores a passkey ceremony in place of the unfinished ones of the
+    /// same account, purpose and sign-in attempt.
+    ReplaceCeremony(crate::model::Ceremony),
     /// Adds a method; refused ([`crate::Error::Conflict`]) if it is a
     /// passkey whose credential id is already registered.
     InsertMethod(crate::model::Method),
