@@ -185,7 +185,7 @@ impl<S: Store> Nidan<S> {
                         .map(|k| (m.clone(), k))
                         .map_err(stored),
                 ),
-                _ => None,
+                Factor::App { .. } | Factor::Phone { .. } => None,
             })
             .collect()
     }
@@ -212,7 +212,7 @@ impl<S: Store> Nidan<S> {
                         .ok()
                         .map(|k| k.cred_id().clone())
                 }
-                _ => None,
+                Factor::App { .. } | Factor::Phone { .. } => None,
             })
             .collect();
         let (options, state) = webauthn
@@ -510,43 +510,5 @@ impl<S: Store> Nidan<S> {
                 at: self.now(),
             },
         }))
-    }
-}
-
-impl<S: Store> Nidan<S> {
-    /// The role a method being added will have, after the wizard's order
-    /// rules (SPEC §2.2): page 1 again starts over; a backup needs a
-    /// primary, and under `backup_rule = phone_if_primary_app` a primary
-    /// that is not a phone needs a phone as backup. With 2SV on, every
-    /// added method is a backup.
-    pub(crate) async fn enrolment_role(
-        &self,
-        account: &Account,
-        role: MethodRole,
-    ) -> Result<MethodRole> {
-        if account.two_sv_on_since.is_some() {
-            return Ok(MethodRole::Backup);
-        }
-        let state = self.wizard_state(account).await?;
-        match role {
-            MethodRole::Primary => self.store.delete_inactive_methods(&account.id).await?,
-            MethodRole::Backup if state.primary.is_none() => {
-                return Err(Error::WizardOrder("set up the primary method first"));
-            }
-            MethodRole::Backup
-                if self.policy.backup_rule == crate::policy::BackupRule::PhoneIfPrimaryApp
-                    && state.primary.as_ref().is_some_and(|p| !p.is_phone()) =>
-            {
-                return Err(Error::BackupMustBePhone);
-            }
-            MethodRole::Backup => {
-                for m in self.store.methods(&account.id).await? {
-                    if !m.active && m.role == MethodRole::Backup {
-                        self.store.delete_method(&m.id).await?;
-                    }
-                }
-            }
-        }
-        Ok(role)
     }
 }
