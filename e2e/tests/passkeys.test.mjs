@@ -171,3 +171,41 @@ test('a copied key whose counter went back is refused and shown in the audit log
   assert.ok(log.includes('may have been copied'), `the audit log shows the refused copy:\n${log}`);
   await context.close();
 });
+
+test('with passwordless sign-in on, a discoverable passkey alone signs in from the email page', async () => {
+  const own = await startNidan({ NIDAN_POLICY__BACKUP_RULE: 'any_other_method', NIDAN_POLICY__PASSWORDLESS: 'true' });
+  try {
+    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    const platform = await authenticator(cdp, {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true,
+    });
+    await signUp(page, own, email, password);
+    await page.click('text=Get started');
+    await page.waitForURL('**/security/wizard');
+    await page.check('input[value=passkey]');
+    await page.click('main button[type=submit]');
+    await page.waitForURL('**/security/passkeys/new?role=primary');
+    await page.click('[data-passkey-register]');
+    await landsOn(page, '**/security/wizard');
+    await enrolApp(page, 'Phone app');
+    await page.waitForURL('**/security/wizard');
+    await page.click('main button[type=submit]');
+    await page.waitForSelector('#backup-codes');
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: platform });
+    assert.equal(credentials[0].isResidentCredential, true, 'asked to be discoverable, the key is');
+
+    await page.goto(`${own.base}/account`);
+    await page.click('header button:has-text("Sign out")');
+    await page.waitForURL('**/signin');
+    await page.screenshot({ path: join(screenshots, 'passkey-passwordless.png'), fullPage: true });
+    await page.click('[data-passkey-discover]');
+    await landsOn(page, '**/account');
+    await page.goto(`${own.base}/security`);
+    assert.ok((await page.locator('main').textContent()).includes('without a password'), 'the audit log says how');
+    await context.close();
+  } finally {
+    await own.stop();
+  }
+});

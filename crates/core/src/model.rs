@@ -226,6 +226,8 @@ pub enum CeremonyPurpose {
     Register,
     /// The second step of a sign-in attempt.
     SignIn,
+    /// Signing in with a discoverable passkey alone (no account yet).
+    Discover,
 }
 
 impl CeremonyPurpose {
@@ -234,6 +236,7 @@ impl CeremonyPurpose {
         match self {
             Self::Register => "register",
             Self::SignIn => "sign_in",
+            Self::Discover => "discover",
         }
     }
 }
@@ -244,8 +247,8 @@ impl CeremonyPurpose {
 pub struct Ceremony {
     /// Record id (handed to the browser with the options).
     pub id: String,
-    /// Whose it is.
-    pub account_id: String,
+    /// Whose it is (`None` for [`CeremonyPurpose::Discover`]).
+    pub account_id: Option<String>,
     /// The sign-in attempt it belongs to (sign-in ceremonies).
     pub challenge_id: Option<String>,
     /// What it is for.

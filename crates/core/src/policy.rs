@@ -64,6 +64,11 @@ pub struct Policy {
     pub step_up_minutes: i64,
     /// Which backup is required by the wizard.
     pub backup_rule: BackupRule,
+    /// Sign in with a discoverable passkey from the email page, with no
+    /// password: the passkey (with its user verification: a fingerprint,
+    /// a PIN) counts as both steps. New passkeys are then asked to be
+    /// discoverable.
+    pub passwordless: bool,
     /// Backup codes generated at a time.
     pub backup_code_count: usize,
     /// Region for phone numbers typed without a country code (ISO 3166).
@@ -138,6 +143,7 @@ impl Default for Policy {
             challenge_minutes: 10,
             step_up_minutes: 10,
             backup_rule: BackupRule::default(),
+            passwordless: false,
             backup_code_count: 10,
             default_region: "JP".into(),
             webotp_domain: "localhost".into(),

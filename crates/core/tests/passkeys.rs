@@ -486,3 +486,58 @@ async fn beginning_again_replaces_the_unfinished_ceremony() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn passwordless_is_off_unless_turned_on_and_bounded_per_address() {
+    let w = world().await;
+    assert!(matches!(
+        w.a.nidan.begin_passwordless(&origin()).await,
+        Err(Error::PasskeysOff(_))
+    ));
+    // Turned on: anyone may begin (nobody is signed in yet), so an
+    // address gets a bounded number of ceremonies an hour.
+    let dir = tempfile::tempdir().unwrap();
+    let store = nidan_store::testing::store(dir.path()).await.unwrap();
+    let clock = ManualClock::new(T0);
+    let nidan = Nidan::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        MasterKey::generate().unwrap(),
+        Policy {
+            passwordless: true,
+            ..Policy::default()
+        },
+        2,
+    )
+    .unwrap()
+    .with_public_url(SITE);
+    let limit = nidan_core::service::methods::passkey::DISCOVERS_PER_HOUR;
+    for _ in 0..limit {
+        nidan.begin_passwordless(&origin()).await.unwrap();
+    }
+    assert!(matches!(
+        nidan.begin_passwordless(&origin()).await,
+        Err(Error::TooManyAttempts)
+    ));
+    clock.advance(3600);
+    let request = nidan.begin_passwordless(&origin()).await.unwrap();
+    // An answer that is not a credential, or names no key nidan knows
+    // (a software key's answer has no user handle), signs nobody in.
+    assert!(matches!(
+        nidan
+            .verify_passwordless(&request.ceremony_id, "{}", false, &origin())
+            .await,
+        Err(Error::MalformedPasskey(_))
+    ));
+    let mut key = SoftPasskey::new(true);
+    enrolled(&w, &mut key).await;
+    let token = attempt(&w.a).await;
+    let other = w.a.nidan.begin_passkey_sign_in(&token).await.unwrap();
+    let answer = assert_with(&mut key, &other, site());
+    assert!(matches!(
+        nidan
+            .verify_passwordless(&request.ceremony_id, &answer, false, &origin())
+            .await,
+        Err(Error::PasskeyRefused)
+    ));
+}

@@ -108,12 +108,18 @@
       .then(function () { window.location.assign(form.dataset.next); })
       .catch(function (e) { add.disabled = false; say(e.message); });
   });
-  var use = document.querySelector("[data-passkey-signin]");
-  if (use) use.addEventListener("click", function () {
+  // [data-passkey-signin]: the code step; [data-passkey-discover]:
+  // signing in with a discoverable passkey alone, from the email page.
+  [["[data-passkey-signin]", "/signin/passkey/begin"],
+   ["[data-passkey-discover]", "/signin/passkey/discover/begin"]].forEach(function (pair) {
+    var use = document.querySelector(pair[0]);
+    if (use) ask(use, pair[1]);
+  });
+  function ask(use, begin) { use.addEventListener("click", function () {
     if (unsupported()) return;
     var form = use.form;
     use.disabled = true;
-    post("/signin/passkey/begin", {})
+    post(begin, {})
       .then(function (begun) {
         form.elements.ceremony.value = begun.ceremony;
         return navigator.credentials.get(requestOptions(begun.options));
@@ -123,5 +129,5 @@
         form.submit();
       })
       .catch(function (e) { use.disabled = false; say(e.message); });
-  });
+  }); }
 })();

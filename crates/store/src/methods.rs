@@ -159,6 +159,20 @@ impl Methods for SqlStore {
             .collect()
     }
 
+    async fn method_by_credential_id(&self, credential_id: &str) -> Result<Option<Method>> {
+        let found: Vec<Method> = self
+            .rows(
+                false,
+                "SELECT id, account_id, kind, role, name, secret_sealed, phone, last_step, created_at, confirmed_at, active,
+                        credential, credential_id, sign_count, last_used_at
+                 FROM methods WHERE credential_id = $1",
+                &[Param::Text(credential_id)],
+                1,
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
     async fn insert_ceremony(&self, c: &Ceremony) -> Result<()> {
         self.apply(vec![Write::ReplaceCeremony(c.clone())]).await
     }
@@ -166,7 +180,7 @@ impl Methods for SqlStore {
     async fn take_ceremony(
         &self,
         id: &str,
-        account_id: &str,
+        account_id: Option<&str>,
         challenge_id: Option<&str>,
         purpose: CeremonyPurpose,
         now: i64,
@@ -177,13 +191,13 @@ impl Methods for SqlStore {
             .rows(
                 true,
                 "UPDATE passkey_ceremonies SET used_at = $1
-                 WHERE id = $2 AND account_id = $3 AND purpose = $4 AND COALESCE(challenge_id, '') = $5
+                 WHERE id = $2 AND COALESCE(account_id, '') = $3 AND purpose = $4 AND COALESCE(challenge_id, '') = $5
                    AND used_at IS NULL AND expires_at > $1
                  RETURNING id, account_id, challenge_id, purpose, state, expires_at",
                 &[
                     Param::Int(now),
                     Param::Text(id),
-                    Param::Text(account_id),
+                    Param::Text(account_id.unwrap_or("")),
                     Param::Text(purpose.as_str()),
                     Param::Text(challenge_id.unwrap_or("")),
                 ],

@@ -329,6 +329,7 @@ impl FromRow for Ceremony {
             purpose: match purpose.as_str() {
                 "register" => CeremonyPurpose::Register,
                 "sign_in" => CeremonyPurpose::SignIn,
+                "discover" => CeremonyPurpose::Discover,
                 other => return Err(Error::Store(format!("unknown ceremony purpose {other}"))),
             },
             state: row.col("state")?,

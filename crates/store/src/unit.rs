@@ -301,29 +301,33 @@ pub(crate) fn statements(write: &Write) -> Vec<Stmt> {
             params: vec![Int(*step), text(method_id)],
             must_change: true,
         }],
-        Write::ReplaceCeremony(c) => vec![
-            stmt(
+        Write::ReplaceCeremony(c) => [
+            // A passwordless ceremony has no account to replace one of.
+            c.account_id.as_ref().map(|account_id| stmt(
                 "DELETE FROM passkey_ceremonies
                  WHERE account_id = $1 AND purpose = $2 AND COALESCE(challenge_id, '') = $3 AND used_at IS NULL",
                 vec![
-                    text(&c.account_id),
+                    text(account_id),
                     text(c.purpose.as_str()),
                     text(c.challenge_id.as_deref().unwrap_or("")),
                 ],
-            ),
-            stmt(
+            )),
+            Some(stmt(
                 "INSERT INTO passkey_ceremonies (id, account_id, challenge_id, purpose, state, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 vec![
                     text(&c.id),
-                    text(&c.account_id),
+                    OptText(c.account_id.clone()),
                     OptText(c.challenge_id.clone()),
                     text(c.purpose.as_str()),
                     text(&c.state),
                     Int(c.expires_at),
                 ],
-            ),
-        ],
+            )),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         Write::InsertMethod(m) => {
             // One row shape for every kind: the columns a kind does not
             // use stay NULL.

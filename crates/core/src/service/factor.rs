@@ -42,6 +42,11 @@ pub(crate) enum Purpose<'a> {
         /// The ceremony's stored state.
         state: &'a str,
     },
+    /// A discoverable passkey's answer, signing in with no password.
+    Passwordless {
+        /// The ceremony's stored state.
+        state: &'a str,
+    },
 }
 
 impl Purpose<'_> {
@@ -53,6 +58,7 @@ impl Purpose<'_> {
             Purpose::ConfirmApp(_) => "confirming a new app",
             Purpose::ConfirmPhone(_) => "confirming a new phone",
             Purpose::Passkey { .. } => "sign-in with a passkey",
+            Purpose::Passwordless { .. } => "sign-in with a passkey, without a password",
         }
     }
 }
@@ -174,14 +180,17 @@ impl<S: Store> Nidan<S> {
                     .map_err(|_| Error::MalformedCode("a code is 6 digits".into()))?;
             }
             // Its form was checked before the ceremony was taken.
-            Purpose::Passkey { .. } => {}
+            Purpose::Passkey { .. } | Purpose::Passwordless { .. } => {}
         }
         let challenge_id = match purpose {
             Purpose::SignIn(id)
             | Purpose::Passkey {
                 challenge_id: id, ..
             } => Some(id),
-            Purpose::TurnOff | Purpose::ConfirmApp(_) | Purpose::ConfirmPhone(_) => None,
+            Purpose::TurnOff
+            | Purpose::ConfirmApp(_)
+            | Purpose::ConfirmPhone(_)
+            | Purpose::Passwordless { .. } => None,
         };
         let claim = self.claim_code_check(account, challenge_id).await?;
         let refused = match self.check_for(account, purpose, typed).await? {
@@ -340,7 +349,12 @@ impl<S: Store> Nidan<S> {
                 }
                 Ok(Ok(Accepted::FirstCode { step: 0 }))
             }
-            Purpose::Passkey { state, .. } => self.check_passkey(account, state, typed).await,
+            Purpose::Passkey { state, .. } => {
+                self.check_passkey(account, state, typed, false).await
+            }
+            Purpose::Passwordless { state } => {
+                self.check_passkey(account, state, typed, true).await
+            }
         }
     }
 

@@ -76,6 +76,11 @@ pub trait Methods: Send + Sync + 'static {
         &self,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// The passkey with this credential id (base64url), whoever's it is.
+    fn method_by_credential_id(
+        &self,
+        credential_id: &str,
+    ) -> impl Future<Output = Result<Option<Method>>> + Send;
     /// Stores a WebAuthn ceremony under way, in place of any unfinished one
     /// of the same account, purpose and attempt (one at a time: a caller
     /// who begins again and again never piles rows up).
@@ -87,7 +92,7 @@ pub trait Methods: Send + Sync + 'static {
     fn take_ceremony(
         &self,
         id: &str,
-        account_id: &str,
+        account_id: Option<&str>,
         challenge_id: Option<&str>,
         purpose: CeremonyPurpose,
         now: i64,

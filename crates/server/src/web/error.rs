@@ -25,7 +25,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in"),
         Error::StepUpRequired => (StatusCode::FORBIDDEN, "step_up_required"),
         Error::NoSuchMethod => (StatusCode::NOT_FOUND, "no_such_method"),
-        Error::PasskeysOff(_) => (StatusCode::NOT_IMPLEMENTED, "passkeys_off"),
+        Error::PasskeysOff(_) => (StatusCode::NOT_FOUND, "passkeys_off"),
         Error::MalformedPasskey(_) => (StatusCode::UNPROCESSABLE_ENTITY, "malformed_passkey"),
         Error::CeremonyExpired => (StatusCode::GONE, "ceremony_expired"),
         Error::PasskeyAlreadyRegistered => (StatusCode::CONFLICT, "passkey_already_registered"),

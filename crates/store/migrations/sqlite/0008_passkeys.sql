@@ -13,10 +13,11 @@ CREATE UNIQUE INDEX methods_credential_id ON methods(credential_id);
 -- A WebAuthn ceremony under way: the state webauthn-rs needs to finish it
 -- (the challenge it sent), taken once by a conditional UPDATE so any node
 -- can finish what another began and nobody can finish it twice. A sign-in
--- ceremony belongs to its sign-in attempt and ends with it.
+-- ceremony belongs to its sign-in attempt and ends with it; a passwordless
+-- one (`discover`) belongs to no account until the key says whose it is.
 CREATE TABLE passkey_ceremonies (
     id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    account_id TEXT REFERENCES accounts(id) ON DELETE CASCADE,
     challenge_id TEXT REFERENCES challenges(id) ON DELETE CASCADE,
     purpose TEXT NOT NULL,
     state TEXT NOT NULL,

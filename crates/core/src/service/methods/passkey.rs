@@ -16,9 +16,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
-    Credential, CredentialID, PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
-    SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
-    WebauthnError,
+    Credential, CredentialID, DiscoverableAuthentication, PublicKeyCredential,
+    RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration,
+    Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 use super::super::factor::{Accepted, Purpose, Refused};
@@ -30,6 +30,9 @@ use crate::store::{Store, Write};
 
 /// How long a browser has to answer a passkey request.
 const CEREMONY_SECONDS: i64 = 300;
+
+/// Passwordless sign-ins one address may begin in an hour.
+pub const DISCOVERS_PER_HOUR: i64 = 60;
 
 /// The relying party: passkeys work only where it could be made.
 #[derive(Clone)]
@@ -230,8 +233,20 @@ impl<S: Store> Nidan<S> {
             state,
         })
         .map_err(stored)?;
+        let mut options = serde_json::to_value(options).map_err(stored)?;
+        // Passwordless sign-in needs the key to be discoverable: ask for
+        // it (registration does not depend on it, and a key that cannot
+        // still works as a second step).
+        if self.policy.passwordless
+            && let Some(selection) = options
+                .pointer_mut("/publicKey/authenticatorSelection")
+                .and_then(serde_json::Value::as_object_mut)
+        {
+            selection.insert("residentKey".into(), "preferred".into());
+            selection.insert("requireResidentKey".into(), false.into());
+        }
         self.start_ceremony(
-            &account.id,
+            Some(&account.id),
             None,
             CeremonyPurpose::Register,
             state,
@@ -265,7 +280,7 @@ impl<S: Store> Nidan<S> {
             .store
             .take_ceremony(
                 ceremony_id,
-                &account.id,
+                Some(&account.id),
                 None,
                 CeremonyPurpose::Register,
                 self.now(),
@@ -347,7 +362,7 @@ impl<S: Store> Nidan<S> {
         // The ceremony never outlives its attempt.
         let expires_at = (self.now() + CEREMONY_SECONDS).min(challenge.expires_at);
         self.start_ceremony(
-            &challenge.account_id,
+            Some(&challenge.account_id),
             Some(challenge.id),
             CeremonyPurpose::SignIn,
             state,
@@ -360,7 +375,7 @@ impl<S: Store> Nidan<S> {
     /// Stores a ceremony and returns what the browser needs.
     async fn start_ceremony(
         &self,
-        account_id: &str,
+        account_id: Option<&str>,
         challenge_id: Option<String>,
         purpose: CeremonyPurpose,
         state: String,
@@ -369,7 +384,7 @@ impl<S: Store> Nidan<S> {
     ) -> Result<PasskeyRequest> {
         let ceremony = Ceremony {
             id: new_id()?,
-            account_id: account_id.to_owned(),
+            account_id: account_id.map(str::to_owned),
             challenge_id,
             purpose,
             state,
@@ -410,7 +425,7 @@ impl<S: Store> Nidan<S> {
             .store
             .take_ceremony(
                 ceremony_id,
-                &account.id,
+                Some(&account.id),
                 Some(&challenge.id),
                 CeremonyPurpose::SignIn,
                 self.now(),
@@ -455,40 +470,52 @@ impl<S: Store> Nidan<S> {
     }
 
     /// Checks a WebAuthn assertion against the ceremony `state` (the
-    /// counted path's check for [`Purpose::Passkey`]): the key must be one
-    /// of the account's active passkeys, the signature right, and its
-    /// counter ahead of the one stored.
+    /// counted path's check for [`Purpose::Passkey`], and with
+    /// `discovered` for a passwordless sign-in): the key must be one of the
+    /// account's active passkeys, the signature right (and, passwordless,
+    /// the person verified), and its counter ahead of the one stored.
     pub(crate) async fn check_passkey(
         &self,
         account: &Account,
         state: &str,
         answer: &str,
+        discovered: bool,
     ) -> Result<std::result::Result<Accepted, Refused>> {
         let webauthn = self.webauthn()?;
         let answer: PublicKeyCredential = serde_json::from_str(answer).map_err(malformed)?;
-        let state: SecurityKeyAuthentication = serde_json::from_str(state).map_err(stored)?;
         let methods = self.store.methods(&account.id).await?;
-        let result = match webauthn.finish_securitykey_authentication(&answer, &state) {
+        let Some((method, mut key)) = Self::active_keys(&methods)?.into_iter().find(|(m, _)| {
+            matches!(&m.factor, Factor::Passkey { credential_id, .. } if *credential_id == answer.id)
+        }) else {
+            return Ok(Err(Refused::BadKey));
+        };
+        let checked = if discovered {
+            let state: DiscoverableAuthentication = serde_json::from_str(state).map_err(stored)?;
+            let cred: Credential = key.clone().into();
+            webauthn
+                .finish_discoverable_authentication_v2(&answer, state, &cred)
+                .and_then(|r| {
+                    if r.user_verified() {
+                        Ok(r)
+                    } else {
+                        Err(WebauthnError::UserNotVerified)
+                    }
+                })
+        } else {
+            let state: SecurityKeyAuthentication = serde_json::from_str(state).map_err(stored)?;
+            webauthn.finish_securitykey_authentication(&answer, &state)
+        };
+        let result = match checked {
             Ok(result) => result,
-            // The counter is behind the one the ceremony began with.
+            // The counter is behind the one the ceremony knew.
             Err(WebauthnError::CredentialPossibleCompromise) => {
-                let name = methods
-                    .iter()
-                    .find(|m| {
-                        matches!(&m.factor, Factor::Passkey { credential_id, .. } if *credential_id == answer.id)
-                    })
-                    .map(|m| m.name.clone())
-                    .unwrap_or_default();
-                return Ok(Err(Refused::Cloned(name)));
+                return Ok(Err(Refused::Cloned(method.name)));
             }
             Err(_) => return Ok(Err(Refused::BadKey)),
         };
-        let Some((method, mut key)) = Self::active_keys(&methods)?
-            .into_iter()
-            .find(|(_, k)| k.cred_id() == result.cred_id())
-        else {
+        if result.cred_id() != key.cred_id() {
             return Ok(Err(Refused::BadKey));
-        };
+        }
         let Factor::Passkey { sign_count, .. } = &method.factor else {
             return Ok(Err(Refused::BadKey));
         };
@@ -510,5 +537,133 @@ impl<S: Store> Nidan<S> {
                 at: self.now(),
             },
         }))
+    }
+
+    /// Starts a passwordless sign-in (`policy.passwordless`): options for
+    /// `navigator.credentials.get()` naming no key, so the authenticator
+    /// offers the discoverable passkeys it holds for this site, with user
+    /// verification required. At most [`DISCOVERS_PER_HOUR`] per address
+    /// an hour (nobody is signed in yet to bound it otherwise).
+    pub async fn begin_passwordless(&self, origin: &Origin) -> Result<PasskeyRequest> {
+        let webauthn = self.webauthn()?;
+        if !self.policy.passwordless {
+            return Err(Error::PasskeysOff("passwordless sign-in is not turned on"));
+        }
+        let now = self.now();
+        let hour = now - now.rem_euclid(3600);
+        if self
+            .store
+            .bump_counter(&format!("passwordless:{}", origin.ip), hour)
+            .await?
+            > DISCOVERS_PER_HOUR
+        {
+            return Err(Error::TooManyAttempts);
+        }
+        let (options, state) = webauthn
+            .start_discoverable_authentication()
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let mut options = serde_json::to_value(options).map_err(stored)?;
+        // A button asks, not the browser's autofill.
+        if let Some(o) = options.as_object_mut() {
+            o.remove("mediation");
+        }
+        let state = serde_json::to_string(&state).map_err(stored)?;
+        self.start_ceremony(
+            None,
+            None,
+            CeremonyPurpose::Discover,
+            state,
+            options,
+            now + CEREMONY_SECONDS,
+        )
+        .await
+    }
+
+    /// Finishes a passwordless sign-in: the key names its account (its
+    /// user handle and credential id must agree), the ceremony is taken
+    /// once, and the assertion is counted like a code for that account; a
+    /// session that passed both steps starts (remembering the browser if
+    /// asked) in the unit that advances the key's counter.
+    pub async fn verify_passwordless(
+        &self,
+        ceremony_id: &str,
+        answer: &str,
+        remember_browser: bool,
+        origin: &Origin,
+    ) -> Result<crate::service::signin::SignedIn> {
+        let webauthn = self.webauthn()?;
+        if !self.policy.passwordless {
+            return Err(Error::PasskeysOff("passwordless sign-in is not turned on"));
+        }
+        let credential: PublicKeyCredential = serde_json::from_str(answer).map_err(malformed)?;
+        let (handle, raw_id) = webauthn
+            .identify_discoverable_authentication(&credential)
+            .map_err(|_| Error::PasskeyRefused)?;
+        let method = self
+            .store
+            .method_by_credential_id(&credential_id_text(&CredentialID::from(raw_id.to_vec())))
+            .await?
+            .filter(|m| m.active)
+            .ok_or(Error::PasskeyRefused)?;
+        let account = self
+            .store
+            .account_by_id(&method.account_id)
+            .await?
+            .filter(|a| user_handle(a) == handle)
+            .ok_or(Error::PasskeyRefused)?;
+        let ceremony = self
+            .store
+            .take_ceremony(
+                ceremony_id,
+                None,
+                None,
+                CeremonyPurpose::Discover,
+                self.now(),
+            )
+            .await?
+            .ok_or(Error::CeremonyExpired)?;
+        let accepted = self
+            .counted_check(
+                &account,
+                Purpose::Passwordless {
+                    state: &ceremony.state,
+                },
+                answer,
+                origin,
+            )
+            .await?;
+        let Accepted::Passkey { name, used } = accepted else {
+            return Err(Error::PasskeyRefused);
+        };
+        let mut first = vec![
+            used,
+            self.event(
+                Some(&account.id),
+                crate::model::EventKind::PasskeyAccepted,
+                origin,
+                &format!("{name}, without a password"),
+            )?,
+        ];
+        let remember = if remember_browser {
+            let (token, label, more) = self.browser_to_remember(&account, origin)?;
+            first.extend(more);
+            Some((token, label))
+        } else {
+            None
+        };
+        let mut signed = self
+            .start_session(&account, false, true, first, origin)
+            .await?;
+        if let Some((token, label)) = remember {
+            self.notify(
+                &account,
+                super::super::notices::Notice::BrowserRemembered,
+                &label,
+                origin,
+            )
+            .await;
+            signed.remember_token = Some(token);
+        }
+        Ok(signed)
     }
 }

@@ -16,6 +16,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(register_finish))
         .routes(routes!(signin_begin))
         .routes(routes!(signin_finish))
+        .routes(routes!(passwordless_begin))
+        .routes(routes!(passwordless_finish))
 }
 
 /// Start adding a passkey or security key.
@@ -70,7 +72,7 @@ pub struct PasskeyAdded {
     responses((status = 200, body = CeremonyResponse),
         (status = 401, description = "not_signed_in", body = ErrorBody),
         (status = 409, description = "wizard_order, backup_must_be_phone", body = ErrorBody),
-        (status = 501, description = "passkeys_off: the server has no host name to be a relying party for", body = ErrorBody)))]
+        (status = 404, description = "passkeys_off: the server has no host name to be a relying party for", body = ErrorBody)))]
 async fn register_begin(
     State(state): State<AppState>,
     user: SecureUser,
@@ -93,7 +95,7 @@ async fn register_begin(
         (status = 409, description = "passkey_already_registered", body = ErrorBody),
         (status = 410, description = "ceremony_expired", body = ErrorBody),
         (status = 422, description = "malformed_passkey, invalid_name", body = ErrorBody),
-        (status = 501, description = "passkeys_off", body = ErrorBody)))]
+        (status = 404, description = "passkeys_off", body = ErrorBody)))]
 async fn register_finish(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
@@ -129,10 +131,9 @@ pub struct SigninPasskeyBeginRequest {
 /// code.
 #[utoipa::path(post, path = "/api/v1/signin/passkey/begin", request_body = SigninPasskeyBeginRequest,
     responses((status = 200, body = CeremonyResponse),
-        (status = 404, description = "no_such_method: the account has no passkey", body = ErrorBody),
+        (status = 404, description = "no_such_method: the account has no passkey; passkeys_off", body = ErrorBody),
         (status = 410, description = "challenge_expired", body = ErrorBody),
-        (status = 429, description = "too_many_attempts", body = ErrorBody),
-        (status = 501, description = "passkeys_off", body = ErrorBody)))]
+        (status = 429, description = "too_many_attempts", body = ErrorBody)))]
 async fn signin_begin(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<SigninPasskeyBeginRequest>,
@@ -169,7 +170,7 @@ pub struct SigninPasskeyFinishRequest {
         (status = 422, description = "malformed_passkey", body = ErrorBody),
         (status = 423, description = "code_entry_locked", body = ErrorBody),
         (status = 429, description = "too_many_attempts, slow_down", body = ErrorBody),
-        (status = 501, description = "passkeys_off", body = ErrorBody)))]
+        (status = 404, description = "passkeys_off", body = ErrorBody)))]
 async fn signin_finish(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
@@ -179,6 +180,65 @@ async fn signin_finish(
         .nidan
         .verify_passkey(
             &req.challenge,
+            &req.ceremony,
+            &req.credential.to_string(),
+            req.remember_browser,
+            &origin,
+        )
+        .await?;
+    Ok(Json(session_response(&signed)))
+}
+
+/// Sign in with a discoverable passkey alone (`policy.passwordless`): the
+/// options name no key, so the authenticator offers those it holds for
+/// this site, with user verification required. Limited per address.
+#[utoipa::path(post, path = "/api/v1/signin/passkey/discover/begin",
+    responses((status = 200, body = CeremonyResponse),
+        (status = 429, description = "too_many_attempts: too many from this address this hour", body = ErrorBody),
+        (status = 404, description = "passkeys_off: passkeys, or passwordless sign-in, are off", body = ErrorBody)))]
+async fn passwordless_begin(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+) -> ApiResult<CeremonyResponse> {
+    let request = state.nidan.begin_passwordless(&origin).await?;
+    Ok(Json(CeremonyResponse {
+        ceremony: request.ceremony_id,
+        options: request.options,
+    }))
+}
+
+/// The browser's answer to a passwordless sign-in.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordlessFinishRequest {
+    /// From `begin`.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.get()`, as
+    /// JSON with binary fields base64url (its user handle names the
+    /// account).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    /// "Don't require codes on this browser".
+    #[serde(default)]
+    pub remember_browser: bool,
+}
+
+/// Finish a passwordless sign-in: the session has passed both steps.
+#[utoipa::path(post, path = "/api/v1/signin/passkey/discover/finish", request_body = PasswordlessFinishRequest,
+    responses((status = 200, body = SessionResponse),
+        (status = 401, description = "passkey_refused (an unknown key, a bad signature, no user verification, a copied key)", body = ErrorBody),
+        (status = 410, description = "ceremony_expired", body = ErrorBody),
+        (status = 422, description = "malformed_passkey", body = ErrorBody),
+        (status = 423, description = "code_entry_locked", body = ErrorBody),
+        (status = 429, description = "slow_down", body = ErrorBody),
+        (status = 404, description = "passkeys_off", body = ErrorBody)))]
+async fn passwordless_finish(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    JsonBody(req): JsonBody<PasswordlessFinishRequest>,
+) -> ApiResult<SessionResponse> {
+    let signed = state
+        .nidan
+        .verify_passwordless(
             &req.ceremony,
             &req.credential.to_string(),
             req.remember_browser,

@@ -73,6 +73,11 @@ pub fn routes() -> Router<AppState> {
         .route("/signin/passkey/begin", post(signin::signin_passkey_begin))
         .route("/signin/passkey", post(signin::signin_passkey))
         .route(
+            "/signin/passkey/discover/begin",
+            post(signin::passwordless_begin),
+        )
+        .route("/signin/passkey/discover", post(signin::passwordless))
+        .route(
             "/security/methods/{id}/remove",
             post(security::remove_method),
         )
@@ -111,6 +116,9 @@ macro_rules! page {
             /// offer them).
             #[allow(dead_code)]
             passkeys_on: bool,
+            /// Passwordless sign-in is on (the email page offers it).
+            #[allow(dead_code)]
+            passwordless_on: bool,
             error: Option<String>,
             notice: Option<String>,
             $($field: $ty),*
@@ -242,6 +250,7 @@ struct Base {
     service: String,
     signed_in: bool,
     passkeys_on: bool,
+    passwordless_on: bool,
 }
 
 impl Base {
@@ -251,6 +260,8 @@ impl Base {
             service: state.nidan.policy().service_name.clone(),
             signed_in,
             passkeys_on: state.nidan.passkeys_off().is_none(),
+            passwordless_on: state.nidan.passkeys_off().is_none()
+                && state.nidan.policy().passwordless,
         }
     }
 }
@@ -258,7 +269,7 @@ impl Base {
 macro_rules! render {
     ($page:ident, $base:expr, $error:expr, $notice:expr, { $($field:ident : $value:expr),* $(,)? }) => {{
         let base = $base;
-        $page { t: base.t, service: base.service, signed_in: base.signed_in, passkeys_on: base.passkeys_on, error: $error, notice: $notice, $($field: $value),* }.into_response()
+        $page { t: base.t, service: base.service, signed_in: base.signed_in, passkeys_on: base.passkeys_on, passwordless_on: base.passwordless_on, error: $error, notice: $notice, $($field: $value),* }.into_response()
     }};
 }
 

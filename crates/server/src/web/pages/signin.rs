@@ -107,11 +107,54 @@ pub(super) async fn signin_page(
         .get(EMAIL_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    (
-        jar,
-        render!(SigninEmailPage, Base::new(&state, t, false), None, None, { email: email }),
-    )
-        .into_response()
+    let base = Base::new(&state, t, false);
+    let passwordless = base.passwordless_on;
+    let page = render!(SigninEmailPage, base, None, None, { email: email });
+    let page = if passwordless {
+        scripted(&state, page)
+    } else {
+        page
+    };
+    (jar, page).into_response()
+}
+
+/// Passwordless sign-in's options (JSON, for `/static/passkey.js`).
+pub(super) async fn passwordless_begin(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+) -> Response {
+    match state.nidan.begin_passwordless(&origin).await {
+        Ok(r) => axum::Json(serde_json::json!({"ceremony": r.ceremony_id, "options": r.options}))
+            .into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Passwordless sign-in, posted by the email page's form once the browser
+/// answered.
+pub(super) async fn passwordless(
+    State(state): State<AppState>,
+    t: Tr,
+    RequestOrigin(origin): RequestOrigin,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Response {
+    match state
+        .nidan
+        .verify_passwordless(
+            &form.ceremony,
+            &form.credential,
+            form.remember.is_some(),
+            &origin,
+        )
+        .await
+    {
+        Ok(signed) => gate::after_sign_in(&state, jar, &signed, "/account"),
+        Err(e) => {
+            let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
+            scripted(&state, page)
+        }
+    }
 }
 
 pub(super) async fn signin_email(
