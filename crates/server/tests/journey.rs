@@ -54,7 +54,8 @@ async fn server_with(tune: impl FnOnce(&mut Config)) -> Server {
         .unwrap();
     });
     Server {
-        base: format!("http://{addr}"),
+        // With no public_url nidan's pages are at `localhost`.
+        base: format!("http://localhost:{}", addr.port()),
         nidan,
         _dir: dir,
     }

@@ -69,6 +69,9 @@ pub struct Shared {
     pub metrics_allow: Arc<Vec<ipnet::IpNet>>,
     /// The longest a request may take.
     pub request_timeout: std::time::Duration,
+    /// No `public_url` and a loopback listener: pages visited by a
+    /// loopback IP address are sent to `localhost` (see [`to_localhost`]).
+    pub localhost_only_name: bool,
 }
 
 impl AppState {
@@ -84,6 +87,7 @@ impl AppState {
             trusted_proxies: Arc::new(config.trusted_proxy_networks().unwrap_or_default()),
             metrics_allow: Arc::new(config.metrics_networks().unwrap_or_default()),
             request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
+            localhost_only_name: config.public_url.is_none() && config.listen.ip().is_loopback(),
         }))
     }
 
@@ -216,7 +220,64 @@ pub fn app(state: AppState) -> Router {
             outage::guard,
         ))
         .layer(axum::middleware::from_fn(error::with_language))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            to_localhost,
+        ))
         .with_state(state)
+}
+
+/// With no `public_url`, nidan's pages live at `http://localhost:PORT`
+/// (the passkeys' relying party; a relying party cannot be an IP address),
+/// so a page visited as `127.0.0.1` or `[::1]` is sent there before
+/// anything else happens — before a sign-in whose cookies would belong to
+/// the other name, before any passkey ceremony. The API, health checks,
+/// metrics, static files and the development outbox (read by tools)
+/// answer under any name.
+async fn to_localhost(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !state.localhost_only_name
+        || !matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        )
+    {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    let any_name = ["/api/", "/healthz", "/readyz", "/metrics", "/static/", "/dev/"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return next.run(req).await;
+    };
+    let name = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback_ip = name
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if any_name || !loopback_ip {
+        return next.run(req).await;
+    }
+    let port = authority
+        .port_u16()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let rest = req
+        .uri()
+        .path_and_query()
+        .map_or("/", axum::http::uri::PathAndQuery::as_str);
+    axum::response::Redirect::temporary(&format!("http://localhost{port}{rest}")).into_response()
 }
 
 /// The JSON API's routes with their OpenAPI entries: one router, one
