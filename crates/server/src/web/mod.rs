@@ -248,9 +248,11 @@ async fn to_localhost(
         return next.run(req).await;
     }
     let path = req.uri().path();
-    let any_name = ["/api/", "/healthz", "/readyz", "/metrics", "/static/", "/dev/"]
-        .iter()
-        .any(|p| path.starts_with(p));
+    let any_name = [
+        "/api/", "/healthz", "/readyz", "/metrics", "/static/", "/dev/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p));
     let host = req
         .headers()
         .get(axum::http::header::HOST)

@@ -19,8 +19,10 @@
 //! at the rest (see "Adding a sign-in method" in the README).
 
 pub mod app;
+mod authenticators;
 pub mod backup_codes;
 pub mod passkey;
+mod passkey_sign_in;
 pub mod phone;
 
 use super::Nidan;

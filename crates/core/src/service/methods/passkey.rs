@@ -16,12 +16,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
-    Credential, CredentialID, DiscoverableAuthentication, PublicKeyCredential,
-    RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration,
-    Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+    Credential, CredentialID, RegisterPublicKeyCredential, SecurityKey, SecurityKeyRegistration,
+    Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use super::super::factor::{Accepted, Purpose, Refused};
 use super::super::{Nidan, clean_name};
 use crate::error::{Error, Result};
 use crate::model::{Account, Ceremony, CeremonyPurpose, Factor, Method, MethodRole, Origin};
@@ -29,7 +27,7 @@ use crate::secrets::new_id;
 use crate::store::{Store, Write};
 
 /// How long a browser has to answer a passkey request.
-const CEREMONY_SECONDS: i64 = 300;
+pub(super) const CEREMONY_SECONDS: i64 = 300;
 
 /// Passwordless sign-ins one address may begin in an hour.
 pub const DISCOVERS_PER_HOUR: i64 = 60;
@@ -129,14 +127,14 @@ pub fn passkey_facts(method: &Method) -> Option<PasskeyFacts> {
 }
 
 /// The WebAuthn user handle of an account: stable, and not its email.
-fn user_handle(account: &Account) -> Uuid {
+pub(super) fn user_handle(account: &Account) -> Uuid {
     let digest = Sha256::digest(account.id.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
     Uuid::from_bytes(bytes)
 }
 
-fn credential_id_text(id: &CredentialID) -> String {
+pub(super) fn credential_id_text(id: &CredentialID) -> String {
     use base64::Engine;
     let bytes: &[u8] = id.as_ref();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -152,17 +150,17 @@ fn default_name(origin: &Origin) -> String {
     }
 }
 
-fn malformed(e: impl std::fmt::Display) -> Error {
+pub(super) fn malformed(e: impl std::fmt::Display) -> Error {
     Error::MalformedPasskey(e.to_string())
 }
 
-fn stored(e: impl std::fmt::Display) -> Error {
+pub(super) fn stored(e: impl std::fmt::Display) -> Error {
     Error::Store(format!("a passkey record could not be read: {e}"))
 }
 
 impl<S: Store> Nidan<S> {
     /// The relying party, or why passkeys are off.
-    fn webauthn(&self) -> Result<&Webauthn> {
+    pub(super) fn webauthn(&self) -> Result<&Webauthn> {
         match &self.relying_party {
             RelyingParty::On(w) => Ok(w),
             RelyingParty::Off(why) => Err(Error::PasskeysOff(why)),
@@ -178,7 +176,7 @@ impl<S: Store> Nidan<S> {
     }
 
     /// The account's passkeys that may sign in, as webauthn-rs keys.
-    fn active_keys(methods: &[Method]) -> Result<Vec<(Method, SecurityKey)>> {
+    pub(super) fn active_keys(methods: &[Method]) -> Result<Vec<(Method, SecurityKey)>> {
         methods
             .iter()
             .filter(|m| m.active)
@@ -269,13 +267,16 @@ impl<S: Store> Nidan<S> {
         origin: &Origin,
     ) -> Result<Method> {
         let webauthn = self.webauthn()?;
+        let answer: RegisterPublicKeyCredential =
+            serde_json::from_str(answer).map_err(malformed)?;
+        // Unnamed: the authenticator's model where known, else the browser.
         let name = if name.trim().is_empty() {
-            default_name(origin)
+            super::authenticators::aaguid(&answer.response.attestation_object)
+                .and_then(|id| super::authenticators::name(&id))
+                .map_or_else(|| default_name(origin), str::to_owned)
         } else {
             clean_name(name)?
         };
-        let answer: RegisterPublicKeyCredential =
-            serde_json::from_str(answer).map_err(malformed)?;
         let ceremony = self
             .store
             .take_ceremony(
@@ -338,42 +339,8 @@ impl<S: Store> Nidan<S> {
         Ok(method)
     }
 
-    /// Starts the passkey step of the sign-in attempt `challenge_token`:
-    /// the options for `navigator.credentials.get()` listing the account's
-    /// keys. [`Error::NoSuchMethod`] if it has none.
-    pub async fn begin_passkey_sign_in(&self, challenge_token: &str) -> Result<PasskeyRequest> {
-        let webauthn = self.webauthn()?;
-        let challenge = self.open_challenge(challenge_token).await?;
-        if challenge.attempts_left <= 0 {
-            return Err(Error::TooManyAttempts);
-        }
-        let methods = self.store.methods(&challenge.account_id).await?;
-        let keys: Vec<SecurityKey> = Self::active_keys(&methods)?
-            .into_iter()
-            .map(|(_, k)| k)
-            .collect();
-        if keys.is_empty() {
-            return Err(Error::NoSuchMethod);
-        }
-        let (options, state) = webauthn
-            .start_securitykey_authentication(&keys)
-            .map_err(|e| Error::Crypto(e.to_string()))?;
-        let state = serde_json::to_string(&state).map_err(stored)?;
-        // The ceremony never outlives its attempt.
-        let expires_at = (self.now() + CEREMONY_SECONDS).min(challenge.expires_at);
-        self.start_ceremony(
-            Some(&challenge.account_id),
-            Some(challenge.id),
-            CeremonyPurpose::SignIn,
-            state,
-            options,
-            expires_at,
-        )
-        .await
-    }
-
     /// Stores a ceremony and returns what the browser needs.
-    async fn start_ceremony(
+    pub(super) async fn start_ceremony(
         &self,
         account_id: Option<&str>,
         challenge_id: Option<String>,
@@ -395,275 +362,5 @@ impl<S: Store> Nidan<S> {
             ceremony_id: ceremony.id,
             options: serde_json::to_value(options).map_err(stored)?,
         })
-    }
-
-    /// The passkey step: checks the browser's assertion for the attempt
-    /// `challenge_token` on the counted path; on success ends the attempt
-    /// and starts a session (remembering the browser if asked), with the
-    /// key's counter advanced in the same unit.
-    pub async fn verify_passkey(
-        &self,
-        challenge_token: &str,
-        ceremony_id: &str,
-        answer: &str,
-        remember_browser: bool,
-        origin: &Origin,
-    ) -> Result<crate::service::signin::SignedIn> {
-        self.webauthn()?;
-        // Malformed input is not a try.
-        serde_json::from_str::<PublicKeyCredential>(answer).map_err(malformed)?;
-        let challenge = self.open_challenge(challenge_token).await?;
-        if challenge.attempts_left <= 0 {
-            return Err(Error::TooManyAttempts);
-        }
-        let account = self
-            .store
-            .account_by_id(&challenge.account_id)
-            .await?
-            .ok_or(Error::ChallengeExpired)?;
-        let ceremony = self
-            .store
-            .take_ceremony(
-                ceremony_id,
-                Some(&account.id),
-                Some(&challenge.id),
-                CeremonyPurpose::SignIn,
-                self.now(),
-            )
-            .await?
-            .ok_or(Error::CeremonyExpired)?;
-        let accepted = self
-            .counted_check(
-                &account,
-                Purpose::Passkey {
-                    challenge_id: &challenge.id,
-                    state: &ceremony.state,
-                },
-                answer,
-                origin,
-            )
-            .await?;
-        let Accepted::Passkey { used, .. } = &accepted else {
-            return Err(Error::PasskeyRefused);
-        };
-        let first = vec![
-            Write::CompleteChallenge {
-                challenge_id: challenge.id.clone(),
-                at: self.now(),
-            },
-            used.clone(),
-        ];
-        match self
-            .finish_sign_in(
-                &challenge,
-                &account,
-                accepted,
-                first,
-                remember_browser,
-                origin,
-            )
-            .await
-        {
-            Err(Error::Conflict) => Err(Error::ChallengeExpired),
-            other => other,
-        }
-    }
-
-    /// Checks a WebAuthn assertion against the ceremony `state` (the
-    /// counted path's check for [`Purpose::Passkey`], and with
-    /// `discovered` for a passwordless sign-in): the key must be one of the
-    /// account's active passkeys, the signature right (and, passwordless,
-    /// the person verified), and its counter ahead of the one stored.
-    pub(crate) async fn check_passkey(
-        &self,
-        account: &Account,
-        state: &str,
-        answer: &str,
-        discovered: bool,
-    ) -> Result<std::result::Result<Accepted, Refused>> {
-        let webauthn = self.webauthn()?;
-        let answer: PublicKeyCredential = serde_json::from_str(answer).map_err(malformed)?;
-        let methods = self.store.methods(&account.id).await?;
-        let Some((method, mut key)) = Self::active_keys(&methods)?.into_iter().find(|(m, _)| {
-            matches!(&m.factor, Factor::Passkey { credential_id, .. } if *credential_id == answer.id)
-        }) else {
-            return Ok(Err(Refused::BadKey));
-        };
-        let checked = if discovered {
-            let state: DiscoverableAuthentication = serde_json::from_str(state).map_err(stored)?;
-            let cred: Credential = key.clone().into();
-            webauthn
-                .finish_discoverable_authentication_v2(&answer, state, &cred)
-                .and_then(|r| {
-                    if r.user_verified() {
-                        Ok(r)
-                    } else {
-                        Err(WebauthnError::UserNotVerified)
-                    }
-                })
-        } else {
-            let state: SecurityKeyAuthentication = serde_json::from_str(state).map_err(stored)?;
-            webauthn.finish_securitykey_authentication(&answer, &state)
-        };
-        let result = match checked {
-            Ok(result) => result,
-            // The counter is behind the one the ceremony knew.
-            Err(WebauthnError::CredentialPossibleCompromise) => {
-                return Ok(Err(Refused::Cloned(method.name)));
-            }
-            Err(_) => return Ok(Err(Refused::BadKey)),
-        };
-        if result.cred_id() != key.cred_id() {
-            return Ok(Err(Refused::BadKey));
-        }
-        let Factor::Passkey { sign_count, .. } = &method.factor else {
-            return Ok(Err(Refused::BadKey));
-        };
-        let seen = *sign_count;
-        let now_count = i64::from(result.counter());
-        // WebAuthn §6.1.1: a counter that is kept must move forward; one
-        // that did not may be a copy of the key.
-        if (now_count > 0 || seen > 0) && now_count <= seen {
-            return Ok(Err(Refused::Cloned(method.name)));
-        }
-        key.update_credential(&result);
-        Ok(Ok(Accepted::Passkey {
-            name: method.name,
-            used: Write::PasskeyUsed {
-                method_id: method.id,
-                seen_count: seen,
-                sign_count: now_count,
-                credential: serde_json::to_string(&key).map_err(stored)?,
-                at: self.now(),
-            },
-        }))
-    }
-
-    /// Starts a passwordless sign-in (`policy.passwordless`): options for
-    /// `navigator.credentials.get()` naming no key, so the authenticator
-    /// offers the discoverable passkeys it holds for this site, with user
-    /// verification required. At most [`DISCOVERS_PER_HOUR`] per address
-    /// an hour (nobody is signed in yet to bound it otherwise).
-    pub async fn begin_passwordless(&self, origin: &Origin) -> Result<PasskeyRequest> {
-        let webauthn = self.webauthn()?;
-        if !self.policy.passwordless {
-            return Err(Error::PasskeysOff("passwordless sign-in is not turned on"));
-        }
-        let now = self.now();
-        let hour = now - now.rem_euclid(3600);
-        if self
-            .store
-            .bump_counter(&format!("passwordless:{}", origin.ip), hour)
-            .await?
-            > DISCOVERS_PER_HOUR
-        {
-            return Err(Error::TooManyAttempts);
-        }
-        let (options, state) = webauthn
-            .start_discoverable_authentication()
-            .map_err(|e| Error::Crypto(e.to_string()))?;
-        let mut options = serde_json::to_value(options).map_err(stored)?;
-        // A button asks, not the browser's autofill.
-        if let Some(o) = options.as_object_mut() {
-            o.remove("mediation");
-        }
-        let state = serde_json::to_string(&state).map_err(stored)?;
-        self.start_ceremony(
-            None,
-            None,
-            CeremonyPurpose::Discover,
-            state,
-            options,
-            now + CEREMONY_SECONDS,
-        )
-        .await
-    }
-
-    /// Finishes a passwordless sign-in: the key names its account (its
-    /// user handle and credential id must agree), the ceremony is taken
-    /// once, and the assertion is counted like a code for that account; a
-    /// session that passed both steps starts (remembering the browser if
-    /// asked) in the unit that advances the key's counter.
-    pub async fn verify_passwordless(
-        &self,
-        ceremony_id: &str,
-        answer: &str,
-        remember_browser: bool,
-        origin: &Origin,
-    ) -> Result<crate::service::signin::SignedIn> {
-        let webauthn = self.webauthn()?;
-        if !self.policy.passwordless {
-            return Err(Error::PasskeysOff("passwordless sign-in is not turned on"));
-        }
-        let credential: PublicKeyCredential = serde_json::from_str(answer).map_err(malformed)?;
-        let (handle, raw_id) = webauthn
-            .identify_discoverable_authentication(&credential)
-            .map_err(|_| Error::PasskeyRefused)?;
-        let method = self
-            .store
-            .method_by_credential_id(&credential_id_text(&CredentialID::from(raw_id.to_vec())))
-            .await?
-            .filter(|m| m.active)
-            .ok_or(Error::PasskeyRefused)?;
-        let account = self
-            .store
-            .account_by_id(&method.account_id)
-            .await?
-            .filter(|a| user_handle(a) == handle)
-            .ok_or(Error::PasskeyRefused)?;
-        let ceremony = self
-            .store
-            .take_ceremony(
-                ceremony_id,
-                None,
-                None,
-                CeremonyPurpose::Discover,
-                self.now(),
-            )
-            .await?
-            .ok_or(Error::CeremonyExpired)?;
-        let accepted = self
-            .counted_check(
-                &account,
-                Purpose::Passwordless {
-                    state: &ceremony.state,
-                },
-                answer,
-                origin,
-            )
-            .await?;
-        let Accepted::Passkey { name, used } = accepted else {
-            return Err(Error::PasskeyRefused);
-        };
-        let mut first = vec![
-            used,
-            self.event(
-                Some(&account.id),
-                crate::model::EventKind::PasskeyAccepted,
-                origin,
-                &format!("{name}, without a password"),
-            )?,
-        ];
-        let remember = if remember_browser {
-            let (token, label, more) = self.browser_to_remember(&account, origin)?;
-            first.extend(more);
-            Some((token, label))
-        } else {
-            None
-        };
-        let mut signed = self
-            .start_session(&account, false, true, first, origin)
-            .await?;
-        if let Some((token, label)) = remember {
-            self.notify(
-                &account,
-                super::super::notices::Notice::BrowserRemembered,
-                &label,
-                origin,
-            )
-            .await;
-            signed.remember_token = Some(token);
-        }
-        Ok(signed)
     }
 }
