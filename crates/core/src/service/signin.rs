@@ -375,14 +375,39 @@ impl<S: Store> Nidan<S> {
         let accepted = self
             .counted_check(&account, Purpose::SignIn(&challenge.id), code, origin)
             .await?;
-        let first = vec![Write::CompleteChallenge {
+        self.finish_counted(
+            &challenge,
+            &account,
+            accepted,
+            Vec::new(),
+            remember_browser,
+            origin,
+        )
+        .await
+    }
+
+    /// After the counted path accepted the second step of `challenge`:
+    /// completes the attempt and starts the session with `more` (what
+    /// spends what was accepted) in one unit; a unit refused because the
+    /// attempt ended meanwhile is [`Error::ChallengeExpired`].
+    pub(crate) async fn finish_counted(
+        &self,
+        challenge: &Challenge,
+        account: &Account,
+        accepted: Accepted,
+        more: Vec<Write>,
+        remember_browser: bool,
+        origin: &Origin,
+    ) -> Result<SignedIn> {
+        let mut first = vec![Write::CompleteChallenge {
             challenge_id: challenge.id.clone(),
             at: self.now(),
         }];
+        first.extend(more);
         match self
             .finish_sign_in(
-                &challenge,
-                &account,
+                challenge,
+                account,
                 accepted,
                 first,
                 remember_browser,

@@ -103,27 +103,16 @@ impl<S: Store> Nidan<S> {
         let Accepted::Passkey { used, .. } = &accepted else {
             return Err(Error::PasskeyRefused);
         };
-        let first = vec![
-            Write::CompleteChallenge {
-                challenge_id: challenge.id.clone(),
-                at: self.now(),
-            },
-            used.clone(),
-        ];
-        match self
-            .finish_sign_in(
-                &challenge,
-                &account,
-                accepted,
-                first,
-                remember_browser,
-                origin,
-            )
-            .await
-        {
-            Err(Error::Conflict) => Err(Error::ChallengeExpired),
-            other => other,
-        }
+        let used = vec![used.clone()];
+        self.finish_counted(
+            &challenge,
+            &account,
+            accepted,
+            used,
+            remember_browser,
+            origin,
+        )
+        .await
     }
 
     /// Checks a WebAuthn assertion against the ceremony `state` (the

@@ -123,11 +123,7 @@ pub(super) async fn passwordless_begin(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
 ) -> Response {
-    match state.nidan.begin_passwordless(&origin).await {
-        Ok(r) => axum::Json(serde_json::json!({"ceremony": r.ceremony_id, "options": r.options}))
-            .into_response(),
-        Err(e) => ApiError(e).into_response(),
-    }
+    ceremony_json(state.nidan.begin_passwordless(&origin).await)
 }
 
 /// Passwordless sign-in, posted by the email page's form once the browser
@@ -299,7 +295,15 @@ pub(super) async fn signin_passkey_begin(
     let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return ApiError(Error::ChallengeExpired).into_response();
     };
-    match state.nidan.begin_passkey_sign_in(&token).await {
+    ceremony_json(state.nidan.begin_passkey_sign_in(&token).await)
+}
+
+/// A ceremony's options for `/static/passkey.js`, or the error as the API
+/// answers it.
+fn ceremony_json(
+    begun: Result<nidan_core::service::methods::passkey::PasskeyRequest, Error>,
+) -> Response {
+    match begun {
         Ok(r) => axum::Json(serde_json::json!({"ceremony": r.ceremony_id, "options": r.options}))
             .into_response(),
         Err(e) => ApiError(e).into_response(),
@@ -326,7 +330,7 @@ pub(super) async fn signin_passkey(
     let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return to("/signin");
     };
-    match state
+    let signed = state
         .nidan
         .verify_passkey(
             &token,
@@ -335,16 +339,8 @@ pub(super) async fn signin_passkey(
             form.remember.is_some(),
             &origin,
         )
-        .await
-    {
-        Ok(signed) => gate::after_sign_in(&state, jar, &signed, "/account"),
-        Err(e @ (Error::TooManyAttempts | Error::ChallengeExpired)) => {
-            let jar = jar.remove(state.removal(CHALLENGE_COOKIE));
-            let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
-            (jar, page).into_response()
-        }
-        Err(e) => code_page_with(&state, t, &token, Some(message(&e, t)), None).await,
-    }
+        .await;
+    code_step_answer(&state, t, jar, &token, signed).await
 }
 
 #[derive(Deserialize)]
@@ -425,17 +421,30 @@ pub(super) async fn signin_code(
     let Some(token) = jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return to("/signin");
     };
-    match state
+    let signed = state
         .nidan
         .verify_code(&token, &form.code, form.remember.is_some(), &origin)
-        .await
-    {
-        Ok(signed) => gate::after_sign_in(&state, jar, &signed, "/account"),
+        .await;
+    code_step_answer(&state, t, jar, &token, signed).await
+}
+
+/// What the code page's second step (a code or a passkey) answers: the
+/// signed-in page, the email page again when the attempt is over, or the
+/// code page with the error.
+async fn code_step_answer(
+    state: &AppState,
+    t: Tr,
+    jar: CookieJar,
+    token: &str,
+    signed: Result<SignedIn, Error>,
+) -> Response {
+    match signed {
+        Ok(signed) => gate::after_sign_in(state, jar, &signed, "/account"),
         Err(e @ (Error::TooManyAttempts | Error::ChallengeExpired)) => {
             let jar = jar.remove(state.removal(CHALLENGE_COOKIE));
-            let page = render!(SigninEmailPage, Base::new(&state, t, false), Some(message(&e, t)), None, { email: String::new() });
+            let page = render!(SigninEmailPage, Base::new(state, t, false), Some(message(&e, t)), None, { email: String::new() });
             (jar, page).into_response()
         }
-        Err(e) => code_page_with(&state, t, &token, Some(message(&e, t)), None).await,
+        Err(e) => code_page_with(state, t, token, Some(message(&e, t)), None).await,
     }
 }
